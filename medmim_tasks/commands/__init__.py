@@ -1,0 +1,1 @@
+"""Sub-commands of the `medmim` CLI (one module each)."""

@@ -1,0 +1,58 @@
+"""Where each image reference of the benchmark lives on this machine."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from medmim_tasks.sources import SourceDataset, image_root, root_hint
+
+
+def candidate_paths(dataset: SourceDataset, root: Path, relative: str) -> list[Path]:
+    """Paths that may hold an image, best first (the published layout comes first)."""
+    return [root / relative]
+
+
+@dataclass
+class ImageLocator:
+    """Resolves `images` entries against the configured dataset roots (roots read once)."""
+
+    environ: Mapping[str, str] | None = None
+    _roots: dict[str, Path] = field(default_factory=dict)
+
+    def root(self, dataset: SourceDataset) -> Path:
+        if dataset.name not in self._roots:
+            self._roots[dataset.name] = image_root(dataset, self.environ)  # type: ignore[arg-type]
+        return self._roots[dataset.name]
+
+    def resolve(self, dataset: SourceDataset, relative: str) -> Path | None:
+        """The first existing path for an image reference, or None."""
+        for path in candidate_paths(dataset, self.root(dataset), relative):
+            if os.path.isfile(path):
+                return path
+        return None
+
+    def expected(self, dataset: SourceDataset, relative: str) -> Path:
+        """Where the published layout puts an image (what a missing-image error shows)."""
+        return self.root(dataset) / relative
+
+
+class MissingImagesError(FileNotFoundError):
+    """Images referenced by a task are not on disk; raised before any model runs."""
+
+
+def missing_images_message(task: str, missing: Iterable[tuple[SourceDataset, Path]], total: int, shown: int = 5) -> str:
+    """An error text naming the task, how many images are missing, the first paths and the fix."""
+    missing = list(missing)
+    by_dataset: dict[str, SourceDataset] = {}
+    for dataset, _ in missing:
+        by_dataset.setdefault(dataset.name, dataset)
+    first = "\n  ".join(str(path) for _, path in missing[:shown])
+    fixes = "\n  ".join(f"{name}: {root_hint(dataset)}" for name, dataset in by_dataset.items())
+    return (
+        f"task {task}: {len(missing)} of {total} image references are missing, e.g.\n  {first}\n"
+        f"Fix:\n  {fixes}\n"
+        "Run `medmim check` for a full report, or set MEDMIM_ON_MISSING=skip to evaluate only complete items."
+    )

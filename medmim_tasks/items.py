@@ -1,0 +1,177 @@
+"""Read a Med-MIM benchmark file: validate every item and classify it (multiple choice or open)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from medmim_tasks.sources import SOURCE_DATASETS, SourceDataset, dataset_for_source
+from medmim_tasks.splits import Split
+
+BENCHMARK_DIR_VARIABLE = "MEDMIM_BENCHMARK_DIR"
+DEFAULT_BENCHMARK_DIR = "~/.cache/medmim/benchmark"
+
+IMAGE_PLACEHOLDER = "<image>"
+OPTION_LINE = re.compile(r"^([A-G]):[ \t]*(.*?)[ \t]*$", re.MULTILINE)
+GOLD_PREFIX = re.compile(r"^\s*([A-G]):")
+MAX_LISTED_PROBLEMS = 10
+
+MULTIPLE_CHOICE = "multiple_choice"
+OPEN_ENDED = "open_ended"
+
+
+class BenchmarkFormatError(ValueError):
+    """A benchmark file is missing, unreadable or holds items that break the Med-MIM format."""
+
+
+@dataclass(frozen=True)
+class Item:
+    """One validated benchmark item of one split, in file order."""
+
+    index: int
+    id: str
+    images: tuple[str, ...]
+    user_turn: str
+    question: str
+    answer: str
+    source: str
+    dataset: SourceDataset
+    options: tuple[tuple[str, str], ...]
+    gold_letter: str | None
+
+    @property
+    def kind(self) -> str:
+        return MULTIPLE_CHOICE if self.gold_letter is not None else OPEN_ENDED
+
+
+def benchmark_dir(environ: os._Environ[str] | dict[str, str] | None = None) -> Path:
+    """Folder with the six upstream JSON files: MEDMIM_BENCHMARK_DIR or ~/.cache/medmim/benchmark."""
+    env = os.environ if environ is None else environ
+    return Path(env.get(BENCHMARK_DIR_VARIABLE) or DEFAULT_BENCHMARK_DIR).expanduser()
+
+
+def split_file(split: Split, environ: os._Environ[str] | dict[str, str] | None = None) -> Path:
+    return benchmark_dir(environ) / split.file_name
+
+
+def read_split_file(split: Split, environ: os._Environ[str] | dict[str, str] | None = None) -> list[Any]:
+    """The raw JSON list of a split, or an error that says where it was looked for and how to get it."""
+    path = split_file(split, environ)
+    if not path.is_file():
+        raise BenchmarkFormatError(
+            f"{path}: Med-MIM benchmark file not found for task {split.task}. "
+            f"Run `medmim data fetch` or set {BENCHMARK_DIR_VARIABLE} to the folder that holds "
+            f"{split.file_name} (upstream: Benchmark_Dataset/ of github.com/Xikai97/Med-MIM)."
+        )
+    try:
+        with path.open("rb") as handle:
+            raw = json.load(handle)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise BenchmarkFormatError(
+            f"{path}: cannot read it as JSON ({error}). Fetch it again with `medmim data fetch`."
+        ) from error
+    if not isinstance(raw, list):
+        raise BenchmarkFormatError(f"{path}: expected a JSON list of items, found {type(raw).__name__}.")
+    return raw
+
+
+def parse_options(question: str) -> tuple[tuple[str, str], ...]:
+    """Option lines `X: text` (X in A-G) of a question, in order."""
+    return tuple((letter, text) for letter, text in OPTION_LINE.findall(question))
+
+
+def _item_problem(raw: Any) -> str | None:
+    """What makes a raw item unusable, or None."""
+    if not isinstance(raw, dict):
+        return f"is a {type(raw).__name__}, not an object"
+    item_id = raw.get("id")
+    if not isinstance(item_id, str) or not item_id:
+        return "has no string `id`"
+    images = raw.get("images")
+    if not isinstance(images, list) or not images:
+        return "has no non-empty `images` list"
+    if not all(isinstance(path, str) and path for path in images):
+        return "has an `images` entry that is not a non-empty string"
+    source = raw.get("source")
+    if not isinstance(source, str) or not source:
+        return "has no string `source`"
+    if dataset_for_source(source) is None:
+        prefixes = ", ".join(d.source_prefix for d in SOURCE_DATASETS)
+        return f"has source {source!r}, which starts with none of {prefixes}"
+    turns = raw.get("conversation")
+    if not isinstance(turns, list) or len(turns) < 2:
+        return "has no `conversation` with a user and an assistant turn"
+    for turn, role in zip(turns[:2], ("user", "assistant")):
+        if not isinstance(turn, dict) or turn.get("role") != role or not isinstance(turn.get("content"), str):
+            return f"has no {role} turn with string `content` where the {role} turn should be"
+    user = turns[0]["content"]
+    placeholders = user.count(IMAGE_PLACEHOLDER)
+    if placeholders != len(images):
+        return f"has {placeholders} `{IMAGE_PLACEHOLDER}` placeholders in its user turn for {len(images)} images"
+    return None
+
+
+def _classify(raw: dict[str, Any]) -> tuple[tuple[tuple[str, str], ...], str | None, str | None]:
+    """(options, gold letter or None, problem or None) of a valid raw item."""
+    question = raw["conversation"][0]["content"]
+    answer = raw["conversation"][1]["content"]
+    options = parse_options(question)
+    gold = GOLD_PREFIX.match(answer)
+    if not options or gold is None:
+        return (), None, None
+    letters = [letter for letter, _ in options]
+    if len(set(letters)) != len(letters):
+        return options, None, f"repeats an option letter ({', '.join(letters)})"
+    if gold.group(1) not in letters:
+        return options, None, f"gives gold letter {gold.group(1)} that is not among its options ({', '.join(letters)})"
+    return options, gold.group(1), None
+
+
+def parse_items(raw_items: list[Any], where: str) -> list[Item]:
+    """Validated, classified items; one error listing every bad item (file, index, id, problem, fix)."""
+    items: list[Item] = []
+    problems: list[str] = []
+    for index, raw in enumerate(raw_items):
+        problem = _item_problem(raw)
+        options: tuple[tuple[str, str], ...] = ()
+        gold: str | None = None
+        if problem is None:
+            options, gold, problem = _classify(raw)
+        if problem is not None:
+            item_id = raw.get("id") if isinstance(raw, dict) else None
+            problems.append(f"item {index} (id {item_id!r}) {problem}")
+            continue
+        user = raw["conversation"][0]["content"]
+        items.append(
+            Item(
+                index=index,
+                id=raw["id"],
+                images=tuple(raw["images"]),
+                user_turn=user,
+                question=user.replace(IMAGE_PLACEHOLDER, "").strip(),
+                answer=raw["conversation"][1]["content"].strip(),
+                source=raw["source"],
+                dataset=dataset_for_source(raw["source"]),  # type: ignore[arg-type]
+                options=options,
+                gold_letter=gold,
+            )
+        )
+    if problems:
+        listed = "\n  ".join(problems[:MAX_LISTED_PROBLEMS])
+        more = f"\n  ... and {len(problems) - MAX_LISTED_PROBLEMS} more" if len(problems) > MAX_LISTED_PROBLEMS else ""
+        raise BenchmarkFormatError(
+            f"{where}: {len(problems)} of {len(raw_items)} items break the Med-MIM format "
+            f"(each needs id, non-empty images, a user and an assistant turn, source, and one "
+            f"<image> per image):\n  {listed}{more}\n"
+            "Use the unmodified upstream file (`medmim data fetch` re-downloads and checks it)."
+        )
+    return items
+
+
+def load_split(split: Split, environ: os._Environ[str] | dict[str, str] | None = None) -> list[Item]:
+    """Every item of a split, validated and classified."""
+    return parse_items(read_split_file(split, environ), str(split_file(split, environ)))

@@ -1,0 +1,92 @@
+"""The functions lmms-eval calls for every Med-MIM task (the YAML `utils.py` shims import these)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from medmim_tasks.answers import extract_choice
+from medmim_tasks.docs import build_docs
+from medmim_tasks.images import load_image
+from medmim_tasks.items import MULTIPLE_CHOICE
+from medmim_tasks.metrics import token_f1_recall
+from medmim_tasks.prompts import doc_messages, doc_text
+
+SCORE_KEY = "score"
+CLUSTER_KEY = "cluster"
+
+
+def process_docs(dataset: Any) -> Any:
+    """Replace the one-row task manifest lmms-eval loaded with the split's real documents."""
+    import datasets
+
+    tasks = {row["task"] for row in dataset}
+    if len(tasks) != 1:
+        raise ValueError(f"a Med-MIM task manifest must name exactly one task, found {sorted(tasks)}")
+    return datasets.Dataset.from_list(build_docs(tasks.pop()))
+
+
+def doc_to_visual(doc: Mapping[str, Any], lmms_eval_specific_kwargs: Mapping[str, Any] | None = None) -> list[Any]:
+    """The item's images as RGB PIL images, opened now, in the item's order."""
+    max_side = (lmms_eval_specific_kwargs or {}).get("max_image_side")
+    return [load_image(path, max_side) for path in doc["image_paths"]]
+
+
+def doc_to_text(doc: Mapping[str, Any], lmms_eval_specific_kwargs: Mapping[str, Any] | None = None) -> str:
+    return doc_text(doc, lmms_eval_specific_kwargs)
+
+
+def doc_to_messages(doc: Mapping[str, Any], lmms_eval_specific_kwargs: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    return doc_messages(doc, doc_to_visual(doc, lmms_eval_specific_kwargs), lmms_eval_specific_kwargs)
+
+
+def doc_to_target(doc: Mapping[str, Any]) -> str:
+    return doc["answer"]
+
+
+def _scored(value: float, doc: Mapping[str, Any]) -> dict[str, Any]:
+    return {SCORE_KEY: float(value), CLUSTER_KEY: doc["cluster"], "doc_key": doc["doc_key"]}
+
+
+def process_results(doc: Mapping[str, Any], results: Sequence[Any]) -> dict[str, Any]:
+    """Scores of one reply: MC metrics for MC docs only, open metrics for open docs only.
+
+    Pure function of its inputs (no shared state): safe in lmms-eval's scoring threads.
+    """
+    reply = results[0] if results else ""
+    reply = reply if isinstance(reply, str) else str(reply)
+    record: dict[str, Any] = {
+        "doc_key": doc["doc_key"],
+        "dataset": doc["dataset"],
+        "source": doc["source"],
+        "n_images": doc["n_images"],
+        "n_options": doc["n_options"],
+        "cluster": doc["cluster"],
+        "kind": doc["kind"],
+        "gold": doc["gold_letter"] if doc["kind"] == MULTIPLE_CHOICE else doc["answer"],
+        "reply": reply,
+    }
+    if doc["kind"] == MULTIPLE_CHOICE:
+        options = {option["letter"]: option["text"] for option in doc["options"]}
+        parsed = extract_choice(reply, options)
+        record["parsed"] = parsed
+        return {
+            "mc_acc": _scored(parsed == doc["gold_letter"], doc),
+            "mc_parsed": _scored(parsed is not None, doc),
+            "mc_chance": _scored(1.0 / len(options), doc),
+            "medmim_sample": record,
+        }
+    f1, recall = token_f1_recall(reply, doc["answer"])
+    record["parsed"] = None
+    return {
+        "open_token_f1": _scored(f1, doc),
+        "open_token_recall": _scored(recall, doc),
+        "medmim_sample": record,
+    }
+
+
+def mean_score(items: Sequence[Mapping[str, Any]]) -> float:
+    """lmms-eval aggregation: the mean of the per-doc scores."""
+    if not items:
+        raise ValueError("no scored documents to aggregate")
+    return sum(item[SCORE_KEY] for item in items) / len(items)

@@ -1,0 +1,11 @@
+# Shim for lmms-eval's `!function utils.<name>`: this file is loaded by path once per YAML,
+# so it only re-exports the package's functions (absolute imports, no state here).
+from medmim_tasks.lmms_hooks import (  # noqa: F401
+    doc_to_messages,
+    doc_to_target,
+    doc_to_text,
+    doc_to_visual,
+    mean_score,
+    process_docs,
+    process_results,
+)
