@@ -51,6 +51,10 @@ def _scored(value: float, doc: Mapping[str, Any]) -> dict[str, Any]:
 def process_results(doc: Mapping[str, Any], results: Sequence[Any]) -> dict[str, Any]:
     """Scores of one reply: MC metrics for MC docs only, open metrics for open docs only.
 
+    Each value is a dict with `score` and `cluster` (lmms-eval's score_key and cluster_key);
+    the first metric of each kind also carries the per-sample record breakdowns need
+    (doc key, dataset, source, images, options, gold, parsed letter, reply).
+
     Pure function of its inputs (no shared state): safe in lmms-eval's scoring threads.
     """
     reply = results[0] if results else ""
@@ -71,17 +75,15 @@ def process_results(doc: Mapping[str, Any], results: Sequence[Any]) -> dict[str,
         parsed = extract_choice(reply, options)
         record["parsed"] = parsed
         return {
-            "mc_acc": _scored(parsed == doc["gold_letter"], doc),
+            "mc_acc": {**record, **_scored(parsed == doc["gold_letter"], doc)},
             "mc_parsed": _scored(parsed is not None, doc),
             "mc_chance": _scored(1.0 / len(options), doc),
-            "medmim_sample": record,
         }
     f1, recall = token_f1_recall(reply, doc["answer"])
     record["parsed"] = None
     return {
-        "open_token_f1": _scored(f1, doc),
+        "open_token_f1": {**record, **_scored(f1, doc)},
         "open_token_recall": _scored(recall, doc),
-        "medmim_sample": record,
     }
 
 
