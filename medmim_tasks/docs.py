@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -10,6 +11,25 @@ from medmim_tasks.clusters import cluster_ids
 from medmim_tasks.image_paths import ImageLocator, MissingImagesError, missing_images_message
 from medmim_tasks.items import Item, load_split
 from medmim_tasks.splits import split_for_task
+
+ON_MISSING_VARIABLE = "MEDMIM_ON_MISSING"
+ON_MISSING_ERROR = "error"
+ON_MISSING_SKIP = "skip"
+ON_MISSING_CHOICES = (ON_MISSING_ERROR, ON_MISSING_SKIP)
+
+logger = logging.getLogger(__name__)
+
+
+def on_missing_policy(environ: Mapping[str, str]) -> str:
+    """MEDMIM_ON_MISSING: `error` (default) or `skip`; any other value is an error naming the variable."""
+    value = (environ.get(ON_MISSING_VARIABLE) or ON_MISSING_ERROR).strip().lower()
+    if value not in ON_MISSING_CHOICES:
+        raise ValueError(
+            f"{ON_MISSING_VARIABLE}={environ.get(ON_MISSING_VARIABLE)!r} is not a known value; "
+            f"use {ON_MISSING_ERROR} (default: stop before any model runs when an image is missing) "
+            f"or {ON_MISSING_SKIP} (evaluate only the items whose images are all present)."
+        )
+    return value
 
 
 def item_doc(task: str, item: Item, image_paths: list[str], cluster: str) -> dict[str, Any]:
@@ -36,8 +56,14 @@ def item_doc(task: str, item: Item, image_paths: list[str], cluster: str) -> dic
 
 
 def build_docs(task: str, environ: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
-    """Every document of a task, in file order; raises before any model runs if images are missing."""
+    """Every document of a task, in file order; raises before any model runs if images are missing.
+
+    With MEDMIM_ON_MISSING=skip only the items whose images are all present become documents, a
+    warning says how many were left out, and every document carries `items_total` (items in the
+    split) and `items_evaluated` (documents built) so results show a partial run as partial.
+    """
     env = os.environ if environ is None else environ
+    policy = on_missing_policy(env)
     split = split_for_task(task)
     items = load_split(split, env)  # type: ignore[arg-type]
     locator = ImageLocator(env)
@@ -47,14 +73,31 @@ def build_docs(task: str, environ: Mapping[str, str] | None = None) -> list[dict
     references = 0
     for item, cluster in zip(items, clusters):
         paths: list[str] = []
+        item_complete = True
         for relative in item.images:
             references += 1
             found = locator.resolve(item.dataset, relative)
             if found is None:
                 missing.append((item.dataset, locator.expected(item.dataset, relative)))
+                item_complete = False
             else:
                 paths.append(str(found))
-        docs.append(item_doc(task, item, paths, cluster))
+        if item_complete:
+            docs.append(item_doc(task, item, paths, cluster))
+    if missing and (policy == ON_MISSING_ERROR or not docs):
+        message = missing_images_message(task, missing, references)
+        if docs == [] and policy == ON_MISSING_SKIP:
+            message = f"{ON_MISSING_VARIABLE}=skip leaves no complete item to evaluate.\n{message}"
+        raise MissingImagesError(message)
     if missing:
-        raise MissingImagesError(missing_images_message(task, missing, references))
+        logger.warning(
+            "task %s: %s=skip: evaluating %d of %d items; %d items lack images (%d of %d image "
+            "references missing). Results of this task cover only these %d items (see items_evaluated "
+            "and items_total in each logged document); run `medmim check` for the missing files.",
+            task, ON_MISSING_VARIABLE, len(docs), len(items), len(items) - len(docs),
+            len(missing), references, len(docs),
+        )
+    for doc in docs:
+        doc["items_total"] = len(items)
+        doc["items_evaluated"] = len(docs)
     return docs

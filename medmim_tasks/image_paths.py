@@ -10,9 +10,29 @@ from pathlib import Path
 from medmim_tasks.sources import SourceDataset, image_root, root_hint
 
 
+PUBLISHED_FORM = "published layout"
+MIMIC_CXR_JPG_FORM = "MIMIC-CXR-JPG (files/pNN/.../<dicom_id>.jpg)"
+MIMIC_CXR_JPG_FILES_FORM = "MIMIC-CXR-JPG files/ folder (pNN/.../<dicom_id>.jpg)"
+
+
+def candidate_forms(dataset: SourceDataset, root: Path, relative: str) -> list[tuple[str, Path]]:
+    """(form name, path) pairs that may hold an image, best first (the published layout first).
+
+    MS-CXR-T images are named as MIMIC-CXR PNGs (`pNN/pNNNNNNNN/sNNNNNNNN/<dicom_id>.png`); most
+    users hold MIMIC-CXR-JPG instead, whose root has `files/pNN/.../<dicom_id>.jpg`, or point the
+    root at that `files/` folder itself (`pNN/.../<dicom_id>.jpg`).
+    """
+    forms = [(PUBLISHED_FORM, root / relative)]
+    if dataset.name == "MS-CXR-T":
+        jpg = str(Path(relative).with_suffix(".jpg"))
+        forms.append((MIMIC_CXR_JPG_FORM, root / "files" / jpg))
+        forms.append((MIMIC_CXR_JPG_FILES_FORM, root / jpg))
+    return forms
+
+
 def candidate_paths(dataset: SourceDataset, root: Path, relative: str) -> list[Path]:
     """Paths that may hold an image, best first (the published layout comes first)."""
-    return [root / relative]
+    return [path for _, path in candidate_forms(dataset, root, relative)]
 
 
 @dataclass
@@ -29,9 +49,14 @@ class ImageLocator:
 
     def resolve(self, dataset: SourceDataset, relative: str) -> Path | None:
         """The first existing path for an image reference, or None."""
-        for path in candidate_paths(dataset, self.root(dataset), relative):
+        found = self.resolve_form(dataset, relative)
+        return None if found is None else found[1]
+
+    def resolve_form(self, dataset: SourceDataset, relative: str) -> tuple[str, Path] | None:
+        """(form name, path) of the first existing candidate for an image reference, or None."""
+        for form, path in candidate_forms(dataset, self.root(dataset), relative):
             if os.path.isfile(path):
-                return path
+                return form, path
         return None
 
     def expected(self, dataset: SourceDataset, relative: str) -> Path:
