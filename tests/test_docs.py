@@ -1,0 +1,76 @@
+"""Documents of a task: unique keys, images resolved per dataset, missing images caught early."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from medmim_tasks.docs import build_docs
+from medmim_tasks.image_paths import MissingImagesError
+from medmim_tasks.sources import SOURCE_DATASETS_BY_NAME, dataset_for_source, image_root
+from medmim_tasks.splits import SPLITS
+
+
+def test_dataset_comes_from_source_prefix() -> None:
+    assert dataset_for_source("VQA_ODIR_instruction_multichoice_20250124").name == "ODIR"
+    assert dataset_for_source("VQA_RAD_instruction_GPT4o_20250123").name == "VQA-RAD"
+    assert dataset_for_source("MS_CXR_T_vqa_edema").name == "MS-CXR-T"
+    assert dataset_for_source("EMBED_conv_typeA").name == "EMBED"
+    assert dataset_for_source("LUMIERE_multichoice_typeB").name == "LUMIERE"
+    assert dataset_for_source("VQA_RAD") is None  # a prefix needs its underscore
+    assert dataset_for_source("ODIR_x") is None
+
+
+def test_image_roots_shared_and_per_dataset(tmp_path: Path) -> None:
+    odir = SOURCE_DATASETS_BY_NAME["ODIR"]
+    assert image_root(odir, {"MEDMIM_IMAGE_ROOT": str(tmp_path)}) == tmp_path / "ODIR"
+    own = tmp_path / "elsewhere"
+    assert image_root(odir, {"MEDMIM_IMAGE_ROOT": str(tmp_path), "MEDMIM_ODIR_ROOT": str(own)}) == own
+    assert image_root(odir, {}) == Path("~/.cache/medmim/images/ODIR").expanduser()
+
+
+def test_docs_of_every_task(medmim_env: dict[str, str], synthetic_image_root: Path) -> None:
+    keys = set()
+    for split in SPLITS:
+        docs = build_docs(split.task)
+        for index, doc in enumerate(docs):
+            assert doc["doc_key"] == f"{split.task}:{index}"
+            assert doc["n_images"] == len(doc["image_paths"]) == len(doc["image_refs"])
+            folder = SOURCE_DATASETS_BY_NAME[doc["dataset"]].folder
+            assert doc["image_paths"] == [str(synthetic_image_root / folder / ref) for ref in doc["image_refs"]]
+            assert doc["n_options"] == len(doc["options"])
+            assert (doc["gold_letter"] is None) == (doc["kind"] == "open_ended")
+        keys.update(doc["doc_key"] for doc in docs)
+    assert len(keys) == 4190  # all items of the six splits, none merged by their non-unique ids
+
+
+def test_per_dataset_root_override(medmim_env: dict[str, str], synthetic_image_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    moved = tmp_path / "my-vqa-rad"
+    shutil.copytree(synthetic_image_root / "VQA-RAD", moved)
+    monkeypatch.setenv("MEDMIM_VQA_RAD_ROOT", str(moved))
+    docs = build_docs("med_mim_held_out_rad")
+    assert all(path.startswith(str(moved)) for doc in docs for path in doc["image_paths"])
+
+
+def test_missing_images_fail_before_any_model_runs(medmim_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    empty = tmp_path / "no-images"
+    empty.mkdir()
+    monkeypatch.setenv("MEDMIM_IMAGE_ROOT", str(empty))
+    with pytest.raises(MissingImagesError) as error:
+        build_docs("med_mim_held_in_comparison")
+    text = str(error.value)
+    assert "task med_mim_held_in_comparison: 688 of 688 image references are missing" in text
+    assert str(empty / "MS-CXR-T" / "p17/p17950066/s59393382/2f2da075-115e38d3-86ffe905-11aa8a04-1a1c3bd5.png") in text
+    assert "MEDMIM_MS_CXR_T_ROOT" in text and "MEDMIM_LUMIERE_ROOT" in text and "MEDMIM_IMAGE_ROOT" in text
+
+
+def test_one_missing_image_is_reported(medmim_env: dict[str, str], synthetic_image_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    copy = tmp_path / "ODIR"
+    shutil.copytree(synthetic_image_root / "ODIR", copy)
+    (copy / "Training Images" / "0_left.jpg").unlink()
+    monkeypatch.setenv("MEDMIM_ODIR_ROOT", str(copy))
+    with pytest.raises(MissingImagesError, match=r"1 of 1200 image references are missing") as error:
+        build_docs("med_mim_held_out_odir")
+    assert str(copy / "Training Images" / "0_left.jpg") in str(error.value)

@@ -1,0 +1,79 @@
+"""Images reach models as 8-bit RGB with the right orientation and contrast."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from medmim_tasks.images import load_image, to_rgb
+
+
+def save(image: Image.Image, path: Path, **kwargs: object) -> Path:
+    image.save(path, **kwargs)
+    return path
+
+
+def test_16_bit_png_is_stretched_by_its_real_range_not_clipped(tmp_path: Path) -> None:
+    # a 12-bit mammogram: values 200..4000 in a 16-bit PNG
+    values = np.linspace(200, 4000, 64 * 32).reshape(32, 64).astype(np.uint16)
+    path = save(Image.fromarray(values), tmp_path / "mammo.png")
+    assert Image.open(path).mode.startswith("I")
+    image = load_image(path)
+    pixels = np.asarray(image)
+    assert image.mode == "RGB" and image.size == (64, 32)
+    assert pixels.min() == 0 and pixels.max() == 255
+    assert (pixels[..., 0] == 255).mean() < 0.01  # a plain convert("RGB") makes almost all of it white
+    assert np.all(np.diff(pixels[..., 0].ravel().astype(int)) >= 0)  # order kept
+    plain = np.asarray(Image.open(path).convert("RGB"))
+    assert (plain == 255).mean() > 0.9
+
+
+def test_flat_16_bit_image_becomes_black(tmp_path: Path) -> None:
+    path = save(Image.fromarray(np.full((8, 8), 1234, dtype=np.uint16)), tmp_path / "flat.png")
+    assert np.asarray(load_image(path)).max() == 0
+
+
+def test_8_bit_grayscale_keeps_its_values(tmp_path: Path) -> None:
+    gray = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    path = save(Image.fromarray(gray), tmp_path / "gray.png")
+    assert np.array_equal(np.asarray(load_image(path))[..., 1], gray)
+
+
+def test_float_and_32_bit_images_are_stretched() -> None:
+    floats = Image.fromarray(np.array([[0.5, 1.5], [2.5, 3.5]], dtype=np.float32))
+    assert np.asarray(to_rgb(floats))[..., 0].tolist() == [[0, 85], [170, 255]]
+    ints = Image.fromarray(np.array([[-10, 0], [10, 20]], dtype=np.int32))
+    assert np.asarray(to_rgb(ints))[..., 0].tolist() == [[0, 85], [170, 255]]
+
+
+def test_exif_orientation_is_applied(tmp_path: Path) -> None:
+    image = Image.new("RGB", (40, 20), (10, 20, 30))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise when shown
+    path = save(image, tmp_path / "rotated.jpg", exif=exif.tobytes())
+    assert Image.open(path).size == (40, 20)
+    assert load_image(path).size == (20, 40)
+
+
+@pytest.mark.parametrize("mode", ["P", "LA", "RGBA", "CMYK", "1", "L", "PA", "YCbCr", "I;16"])
+def test_every_mode_ends_up_rgb(mode: str) -> None:
+    image = Image.new("RGB", (6, 4), (200, 100, 50)).convert(mode) if mode not in {"PA", "I;16"} else Image.new(mode, (6, 4))
+    assert to_rgb(image).mode == "RGB"
+
+
+def test_palette_with_transparency(tmp_path: Path) -> None:
+    image = Image.new("P", (4, 4), 1)
+    image.putpalette([0, 0, 0, 255, 0, 0] + [0] * 762)
+    path = save(image, tmp_path / "p.png", transparency=0)
+    rgb = load_image(path)
+    assert rgb.mode == "RGB" and rgb.getpixel((0, 0)) == (255, 0, 0)
+
+
+def test_decoded_image_is_independent_of_the_file(tmp_path: Path) -> None:
+    path = save(Image.new("RGB", (5, 5), (1, 2, 3)), tmp_path / "a.png")
+    image = load_image(path)
+    path.unlink()
+    assert image.getpixel((2, 2)) == (1, 2, 3)
