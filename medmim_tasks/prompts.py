@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,14 +18,26 @@ DEFAULT_PROMPT_SETTINGS: dict[str, Any] = {
 }
 PROMPT_VARIANTS = ("default", "published")
 PLACEHOLDER_MODES = ("keep", "strip")
+PROMPT_VARIANT_VARIABLE = "MEDMIM_PROMPT_VARIANT"
 
 
-def prompt_settings(lmms_eval_specific_kwargs: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The task's prompt settings for this model, checked, with defaults for what is not given."""
+def prompt_settings(
+    lmms_eval_specific_kwargs: Mapping[str, Any] | None, environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The task's prompt settings for this model, checked, with defaults for what is not given.
+
+    MEDMIM_PROMPT_VARIANT (`default` or `published`) overrides the YAML's prompt_variant for
+    every model, so a paper reproduction needs no edit of the installed YAML.
+    """
     settings = dict(DEFAULT_PROMPT_SETTINGS)
     for key, value in (lmms_eval_specific_kwargs or {}).items():
         if key in DEFAULT_PROMPT_SETTINGS:
             settings[key] = value
+    variant = (os.environ if environ is None else environ).get(PROMPT_VARIANT_VARIABLE)
+    if variant:
+        if variant not in PROMPT_VARIANTS:
+            raise ValueError(f"{PROMPT_VARIANT_VARIABLE} must be one of {PROMPT_VARIANTS}, got {variant!r}")
+        settings["prompt_variant"] = variant
     if settings["prompt_variant"] not in PROMPT_VARIANTS:
         raise ValueError(f"lmms_eval_specific_kwargs.prompt_variant must be one of {PROMPT_VARIANTS}, got {settings['prompt_variant']!r}")
     if settings["image_placeholders"] not in PLACEHOLDER_MODES:
@@ -46,6 +59,8 @@ def question_with_instruction(question: str, kind: str, settings: Mapping[str, A
 def doc_text(doc: Mapping[str, Any], lmms_eval_specific_kwargs: Mapping[str, Any] | None = None) -> str:
     """Plain-text prompt; `<image>` placeholders kept in front (as published) or stripped."""
     settings = prompt_settings(lmms_eval_specific_kwargs)
+    if settings["prompt_variant"] == "published" and settings["image_placeholders"] == "keep":
+        return doc["user_turn"]  # byte for byte as published
     text = question_with_instruction(doc["question"], doc["kind"], settings)
     if settings["image_placeholders"] == "keep":
         return IMAGE_PLACEHOLDER * int(doc["n_images"]) + text

@@ -30,6 +30,11 @@ MC = make_doc("<image><image>Which image is normal?\nA: the first image\nB: the 
 OPEN = make_doc("<image><image><image>What changed?", "A new effusion.", images=3)
 
 
+@pytest.fixture(autouse=True)
+def _no_variant_override(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MEDMIM_PROMPT_VARIANT", raising=False)
+
+
 def test_default_text_strips_placeholders_and_adds_instruction() -> None:
     assert doc_text(MC) == f"Which image is normal?\nA: the first image\nB: the second image\n{MC_POST}"
     assert doc_text(OPEN) == f"What changed?\n{OPEN_POST}"
@@ -42,7 +47,17 @@ def test_keep_mode_keeps_one_placeholder_per_image() -> None:
 
 def test_published_variant_sends_the_question_as_published() -> None:
     assert doc_text(MC, {"prompt_variant": "published"}) == "Which image is normal?\nA: the first image\nB: the second image"
-    assert doc_text(MC, {"prompt_variant": "published", "image_placeholders": "keep"}).startswith("<image><image>Which image")
+    published = "<image><image>Which image is normal?\nA: the first image\nB: the second image\n"
+    assert doc_text(MC, {"prompt_variant": "published", "image_placeholders": "keep"}) == published
+
+
+def test_prompt_variant_can_be_chosen_by_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEDMIM_PROMPT_VARIANT", "published")
+    assert doc_text(MC) == "Which image is normal?\nA: the first image\nB: the second image"
+    assert doc_messages(MC, ["i1", "i2"])[0]["content"][-1]["text"].endswith("B: the second image")
+    monkeypatch.setenv("MEDMIM_PROMPT_VARIANT", "paper")
+    with pytest.raises(ValueError, match="MEDMIM_PROMPT_VARIANT"):
+        doc_text(MC)
 
 
 def test_pre_and_post_prompts_are_configurable() -> None:
