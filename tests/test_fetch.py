@@ -1,0 +1,220 @@
+"""`medmim data fetch` against a loopback HTTP server serving copies of the benchmark files."""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from medmim_tasks.cli import main
+from medmim_tasks.fetch import (
+    DEFAULT_BASE_URL,
+    DOWNLOADED,
+    FAILED,
+    PRESENT,
+    fetch_benchmark,
+    file_url,
+    sha256_of_file,
+)
+from medmim_tasks.splits import SPLITS, UPSTREAM_COMMIT
+
+MIRROR_PREFIX = "/mirror"
+RAD = SPLITS[-1]
+ODIR = SPLITS[-2]
+
+
+@dataclass
+class LoopbackServer:
+    """Serves `files_dir` at http://127.0.0.1:<port>/mirror/Benchmark_Dataset/<name>, with faults."""
+
+    files_dir: Path
+    drop: set[str] = field(default_factory=set)  # always cut the body in half, then close
+    drop_once: set[str] = field(default_factory=set)  # cut the first request only
+    requests: list[str] = field(default_factory=list)
+    base_url: str = ""
+
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                prefix = f"{MIRROR_PREFIX}/Benchmark_Dataset/"
+                name = self.path[len(prefix):] if self.path.startswith(prefix) else ""
+                server.requests.append(name)
+                path = server.files_dir / name
+                if not name or not path.is_file():
+                    self.send_error(404, "Not Found")
+                    return
+                body = path.read_bytes()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                cut = name in server.drop or (name in server.drop_once and server.requests.count(name) == 1)
+                if cut:
+                    self.wfile.write(body[: len(body) // 2])
+                    self.wfile.flush()
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    self.close_connection = True
+                    return
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        return Handler
+
+
+@pytest.fixture(autouse=True)
+def no_proxy_for_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+
+
+@pytest.fixture
+def served(benchmark_dir: Path, tmp_path: Path) -> Iterator[LoopbackServer]:
+    """A loopback server with copies of the six real files (in a temporary folder)."""
+    files_dir = tmp_path / "served"
+    files_dir.mkdir()
+    for split in SPLITS:
+        shutil.copyfile(benchmark_dir / split.file_name, files_dir / split.file_name)
+    server = LoopbackServer(files_dir)
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), server.handler())
+    server.base_url = f"http://127.0.0.1:{httpd.server_address[1]}{MIRROR_PREFIX}"
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join()
+
+
+def _corrupt(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def _leftovers(dest: Path) -> list[str]:
+    return sorted(path.name for path in dest.iterdir() if path.name.startswith("."))
+
+
+def test_urls_point_at_the_pinned_commit_or_the_mirror():
+    assert DEFAULT_BASE_URL == f"https://raw.githubusercontent.com/Xikai97/Med-MIM/{UPSTREAM_COMMIT}"
+    assert file_url(RAD) == f"{DEFAULT_BASE_URL}/Benchmark_Dataset/{RAD.file_name}"
+    assert file_url(RAD, "https://mirror.example/med-mim/") == (
+        f"https://mirror.example/med-mim/Benchmark_Dataset/{RAD.file_name}"
+    )
+
+
+def test_fetch_downloads_checks_and_shows_progress(served, tmp_path):
+    dest = tmp_path / "dest" / "benchmark"
+    progress = io.StringIO()
+    results = fetch_benchmark(dest, served.base_url, stream=progress, show_bar=True)
+    assert [result.status for result in results] == [DOWNLOADED] * 6
+    assert all(sha256_of_file(dest / split.file_name) == split.sha256 for split in SPLITS)
+    assert _leftovers(dest) == []
+    text = progress.getvalue()
+    for split in SPLITS:
+        assert f"{split.file_name}: downloaded: {(dest / split.file_name).stat().st_size} bytes, sha256 matches" in text
+        assert re.search(rf"{re.escape(split.file_name)}:\s+\d+%\|", text)  # its tqdm byte bar
+
+
+def test_second_run_downloads_nothing(served, tmp_path):
+    dest = tmp_path / "dest"
+    fetch_benchmark(dest, served.base_url, stream=io.StringIO())
+    served.requests.clear()
+    results = fetch_benchmark(dest, served.base_url, stream=io.StringIO())
+    assert [result.status for result in results] == [PRESENT] * 6
+    assert served.requests == []
+
+
+def test_corrupt_download_fails_and_leaves_the_old_file_untouched(served, tmp_path):
+    _corrupt(served.files_dir / RAD.file_name)
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    (dest / RAD.file_name).write_bytes(b"an older copy")
+    results = fetch_benchmark(dest, served.base_url, stream=io.StringIO(), attempts=3, retry_delay_s=0)
+    by_file = {result.split.file_name: result for result in results}
+    failed = by_file[RAD.file_name]
+    assert failed.status == FAILED
+    assert "sha256 mismatch" in failed.detail and RAD.sha256 in failed.detail
+    assert "left untouched" in failed.detail
+    assert (dest / RAD.file_name).read_bytes() == b"an older copy"
+    assert served.requests.count(RAD.file_name) == 1  # a wrong checksum is not retried
+    assert all(result.status == DOWNLOADED for name, result in by_file.items() if name != RAD.file_name)
+    assert _leftovers(dest) == []
+
+
+def test_dropped_connection_fails_cleanly_after_retries(served, tmp_path):
+    served.drop.add(ODIR.file_name)
+    dest = tmp_path / "dest"
+    progress = io.StringIO()
+    [result] = fetch_benchmark(dest, served.base_url, splits=[ODIR], stream=progress, attempts=2, retry_delay_s=0)
+    assert result.status == FAILED
+    assert "connection closed after" in result.detail and "nothing was written" in result.detail
+    assert served.requests.count(ODIR.file_name) == 2
+    assert "attempt 1 of 2 failed" in progress.getvalue()
+    assert not (dest / ODIR.file_name).exists() and _leftovers(dest) == []
+
+
+def test_dropped_connection_is_retried(served, tmp_path):
+    served.drop_once.add(ODIR.file_name)
+    [result] = fetch_benchmark(tmp_path, served.base_url, splits=[ODIR], stream=io.StringIO(), retry_delay_s=0)
+    assert result.status == DOWNLOADED
+    assert served.requests.count(ODIR.file_name) == 2
+
+
+def test_http_error_is_named_and_not_retried(served, tmp_path):
+    (served.files_dir / RAD.file_name).unlink()
+    [result] = fetch_benchmark(tmp_path, served.base_url, splits=[RAD], stream=io.StringIO(), retry_delay_s=0)
+    assert result.status == FAILED and "HTTP 404" in result.detail and RAD.file_name in result.detail
+    assert served.requests.count(RAD.file_name) == 1
+
+
+def test_unreachable_server_is_named(tmp_path):
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    [result] = fetch_benchmark(tmp_path, f"http://127.0.0.1:{port}", splits=[RAD], stream=io.StringIO(), attempts=1)
+    assert result.status == FAILED and "cannot reach" in result.detail
+
+
+def test_stale_file_is_replaced(served, tmp_path):
+    (tmp_path / RAD.file_name).write_text("[]")
+    [result] = fetch_benchmark(tmp_path, served.base_url, splits=[RAD], stream=io.StringIO())
+    assert result.status == DOWNLOADED and "replaced a file whose sha256 did not match" in result.detail
+    assert sha256_of_file(tmp_path / RAD.file_name) == RAD.sha256
+
+
+def test_cli_fetch_into_benchmark_dir_then_nothing_to_do(served, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MEDMIM_BENCHMARK_DIR", str(tmp_path / "bench"))
+    assert main(["data", "fetch", "--base-url", served.base_url]) == 0
+    err = capsys.readouterr().err
+    assert "6 downloaded, 0 already present, 0 failed" in err
+    assert "export MEDMIM_BENCHMARK_DIR" not in err  # the files are where the tasks look
+    assert main(["data", "fetch", "--base-url", served.base_url]) == 0
+    assert "0 downloaded, 6 already present, 0 failed" in capsys.readouterr().err
+
+
+def test_cli_fetch_reports_failure_with_exit_status_1(served, tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("MEDMIM_BENCHMARK_DIR", raising=False)
+    served.drop.add(RAD.file_name)
+    dest = tmp_path / "elsewhere"
+    assert main(["data", "fetch", "--base-url", served.base_url, "--dest", str(dest), "--attempts", "1"]) == 1
+    err = capsys.readouterr().err
+    assert f"{RAD.file_name}: failed: connection closed after" in err
+    assert "5 downloaded, 0 already present, 1 failed" in err
+    assert "Run `medmim data fetch` again" in err
