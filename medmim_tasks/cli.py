@@ -11,6 +11,9 @@ from collections.abc import Sequence
 # `add_parser(subparsers) -> None` and sets `func` on its parser.
 COMMAND_MODULES: tuple[str, ...] = (
     "medmim_tasks.commands.tasks_path",
+    "medmim_tasks.commands.data",
+    "medmim_tasks.commands.check",
+    "medmim_tasks.commands.report",
 )
 
 
