@@ -92,8 +92,8 @@ def build_docs(task: str, environ: Mapping[str, str] | None = None) -> list[dict
     if missing:
         logger.warning(
             "task %s: %s=skip: evaluating %d of %d items; %d items lack images (%d of %d image "
-            "references missing). Results of this task cover only these %d items (see items_evaluated "
-            "and items_total in each logged document); run `medmim check` for the missing files.",
+            "references missing). Results of this task cover only these %d items (its n-samples in the "
+            "results file; items_evaluated and items_total in each document); `medmim check` lists what is missing.",
             task, ON_MISSING_VARIABLE, len(docs), len(items), len(items) - len(docs),
             len(missing), references, len(docs),
         )

@@ -156,3 +156,23 @@ def test_jpg_forms_apply_to_ms_cxr_t_only(tmp_path):
     _write_jpg(tmp_path / "files" / "synpic1.jpg")
     locator = ImageLocator({"MEDMIM_VQA_RAD_ROOT": str(tmp_path)})
     assert locator.resolve_form(vqa_rad, "synpic1.png") is None
+
+
+@pytest.mark.slow
+def test_lmms_eval_run_with_skip_scores_only_complete_items(medmim_env, synthetic_image_root, tmp_path):
+    """lmms-eval 0.7.3 drops `doc` from logged samples; its results count the documents (n-samples)."""
+    from lmms_eval_runner import offline_env, run_lmms_eval
+
+    kept = _partial_vqa_rad_root(synthetic_image_root, tmp_path / "rad", keep_every=2)
+    complete = [
+        item.index for item in load_split(split_for_task(RAD_TASK)) if all(Path(ref).name in kept for ref in item.images)
+    ]
+    env = offline_env(medmim_env, tmp_path)
+    env.update(MEDMIM_VQA_RAD_ROOT=str(tmp_path / "rad"), MEDMIM_ON_MISSING="skip")
+    results, samples = run_lmms_eval(
+        ["--model", "dummy", "--model_args", "response=A", "--tasks", RAD_TASK], env, tmp_path / "run"
+    )
+    assert results["n-samples"][RAD_TASK]["original"] == len(complete)
+    assert len(samples[RAD_TASK]) == len(complete)
+    logged_keys = {(sample.get("mc_acc") or sample["open_token_f1"])["doc_key"] for sample in samples[RAD_TASK]}
+    assert logged_keys == {f"{RAD_TASK}:{index}" for index in complete}
