@@ -26,6 +26,18 @@ def process_docs(dataset: Any) -> Any:
     return datasets.Dataset.from_list(build_docs(tasks.pop()))
 
 
+def process_sanity_docs(dataset: Any) -> Any:
+    """`process_docs` of the generated sanity task: its manifest names med_mim_sanity; builds the set."""
+    import datasets
+
+    from medmim_tasks.sanity import SANITY_TASK, build_sanity_docs
+
+    tasks = {row["task"] for row in dataset}
+    if tasks != {SANITY_TASK}:
+        raise ValueError(f"the sanity task's manifest must name {SANITY_TASK!r} only, found {sorted(tasks)}")
+    return datasets.Dataset.from_list(build_sanity_docs())
+
+
 def doc_to_visual(doc: Mapping[str, Any], lmms_eval_specific_kwargs: Mapping[str, Any] | None = None) -> list[Any]:
     """The item's images as RGB PIL images, opened now, in the item's order."""
     max_side = (lmms_eval_specific_kwargs or {}).get("max_image_side")

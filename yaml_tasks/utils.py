@@ -8,4 +8,6 @@ from medmim_tasks.lmms_hooks import (  # noqa: F401
     mean_score,
     process_docs,
     process_results,
+    process_sanity_docs,
 )
+from medmim_tasks.sanity_scoring import process_sanity_results  # noqa: F401
