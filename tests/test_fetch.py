@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import re
 import shutil
 import socket
@@ -218,3 +219,17 @@ def test_cli_fetch_reports_failure_with_exit_status_1(served, tmp_path, monkeypa
     assert f"{RAD.file_name}: failed: connection closed after" in err
     assert "5 downloaded, 0 already present, 1 failed" in err
     assert "Run `medmim data fetch` again" in err
+
+
+def test_fresh_machine_fetch_then_check_tells_what_is_missing(served, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MEDMIM_BENCHMARK_DIR", str(tmp_path / "bench"))
+    monkeypatch.setenv("MEDMIM_IMAGE_ROOT", str(tmp_path / "images"))
+    assert main(["check"]) == 1  # nothing at all yet
+    assert "medmim data fetch" in capsys.readouterr().out
+    assert main(["data", "fetch", "--base-url", served.base_url]) == 0
+    capsys.readouterr()
+    assert main(["check", "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert all(split["present"] and split["sha256_ok"] for split in report["splits"])
+    assert [problem["subject"] for problem in report["problems"]] == ["EMBED", "LUMIERE", "MS-CXR-T", "ODIR", "VQA-RAD"]
+    assert sum(dataset["missing"] for dataset in report["datasets"]) == 7336
