@@ -24,7 +24,14 @@ from tqdm import tqdm
 
 from medmim_tasks.fetch import sha256_of_file
 from medmim_tasks.image_paths import ImageLocator
-from medmim_tasks.items import BENCHMARK_DIR_VARIABLE, BenchmarkFormatError, Item, benchmark_dir, load_split, split_file
+from medmim_tasks.items import (
+    BENCHMARK_DIR_VARIABLE,
+    BenchmarkFormatError,
+    Item,
+    benchmark_dir,
+    load_split,
+    split_file,
+)
 from medmim_tasks.sources import (
     DEFAULT_IMAGE_ROOT,
     IMAGE_ROOT_VARIABLE,
@@ -32,7 +39,12 @@ from medmim_tasks.sources import (
     SourceDataset,
     root_hint,
 )
-from medmim_tasks.splits import SPLITS, UPSTREAM_COMMIT, UPSTREAM_FOLDER, UPSTREAM_REPOSITORY
+from medmim_tasks.splits import (
+    SPLITS,
+    UPSTREAM_COMMIT,
+    UPSTREAM_FOLDER,
+    UPSTREAM_REPOSITORY,
+)
 
 MAX_EXAMPLES = 5
 
@@ -156,7 +168,7 @@ def _decode_all(states: list[_ImageState], jobs: int, stream: IO[str], show_bar:
     def work(state: _ImageState) -> None:
         try:
             state.format, state.mode, state.size = inspect_image(state.path)  # type: ignore[arg-type]
-        except Exception as error:  # Pillow raises OSError, SyntaxError, ValueError, DecompressionBombError...
+        except Exception as error:  # noqa: BLE001 (Pillow raises OSError, SyntaxError, ValueError, DecompressionBombError...)
             state.error = f"{type(error).__name__}: {error}"
 
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool, tqdm(
@@ -203,8 +215,13 @@ def _dataset_problems(dataset: SourceDataset, report: DatasetReport) -> list[Pro
         problems.append(Problem(
             dataset.name,
             f"{report.unreadable} of {report.present} present images cannot be decoded; e.g. {first['path']} ({first['error']})",
-            ["replace these files with intact copies from the source dataset (`medmim check --decode --json` lists "
-             f"the first {MAX_EXAMPLES})", *about[:2]],
+            [
+                (
+                    "replace these files with intact copies from the source dataset "
+                    f"(`medmim check --decode --json` lists the first {MAX_EXAMPLES})"
+                ),
+                *about[:2],
+            ],
         ))
     return problems
 

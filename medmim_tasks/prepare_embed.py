@@ -145,14 +145,17 @@ def to_png_pixels(display: np.ndarray, bit_depth: int = 8) -> np.ndarray:
 def write_png_atomically(pixels: np.ndarray, target: Path) -> None:
     """Save a grayscale PNG through a temporary file in the target's folder, then rename it."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile(dir=target.parent, prefix=f".{target.name}.", suffix=".part", delete=False)
-    temporary = Path(handle.name)
+    temporary: Path | None = None
     try:
-        with handle:
+        with tempfile.NamedTemporaryFile(
+            dir=target.parent, prefix=f".{target.name}.", suffix=".part", delete=False
+        ) as handle:
+            temporary = Path(handle.name)
             Image.fromarray(pixels).save(handle, format="PNG")
         os.replace(temporary, target)
     finally:
-        temporary.unlink(missing_ok=True)
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)
 
 
 def convert(dicom_path: Path, target: Path, bit_depth: int = 8) -> None:
@@ -248,7 +251,7 @@ def locate_dicom_files(
 
     files = _walk_files(dicom_root)
     for path in files:  # 2. files named by their SOP UID anywhere in the tree
-        stem = path.name[: -len(DICOM_SUFFIX)] if path.name.endswith(DICOM_SUFFIX) else path.name
+        stem = path.name.removesuffix(DICOM_SUFFIX)
         if stem in wanted and stem not in found and path not in examined:
             accept_if_matching(path, wanted[stem])
     remaining = [path for path in files if path not in examined]

@@ -46,7 +46,7 @@ class LoopbackServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            def do_GET(self) -> None:
                 prefix = f"{MIRROR_PREFIX}/Benchmark_Dataset/"
                 name = self.path[len(prefix):] if self.path.startswith(prefix) else ""
                 server.requests.append(name)

@@ -127,7 +127,7 @@ def test_ms_cxr_t_found_in_mimic_cxr_jpg_layout(medmim_env, benchmark_dir, tmp_p
     assert all(path.startswith(str(jpg_root / "files")) and path.endswith(".jpg") for path in cxr_paths)
 
     locator = ImageLocator({"MEDMIM_MS_CXR_T_ROOT": str(jpg_root)})
-    ref = sorted(references)[0]
+    ref = min(references)
     assert locator.resolve_form(MS_CXR_T, ref) == (MIMIC_CXR_JPG_FORM, jpg_root / "files" / Path(ref).with_suffix(".jpg"))
 
 

@@ -168,7 +168,7 @@ def test_unconvertible_files_are_reported_with_their_path(tmp_path):
     multi_frame = write_dicom(dicom / "dbt.dcm", ref(21), pixels=np.stack([RAMP, RAMP]))
     color = write_dicom(dicom / "color.dcm", ref(22), photometric="PALETTE COLOR")
     report = prepare_embed(dicom, out, [ref(21), ref(22)], stream=io.StringIO())
-    reasons = dict((r.relative, reason) for r, reason in report.failed)
+    reasons = {r.relative: reason for r, reason in report.failed}
     assert str(multi_frame) in reasons[ref(21).relative] and "2 frames" in reasons[ref(21).relative]
     assert str(color) in reasons[ref(22).relative] and "MONOCHROME" in reasons[ref(22).relative]
     assert report.written == [] and not any(out.rglob("*.png"))

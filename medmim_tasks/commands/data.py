@@ -8,8 +8,17 @@ from pathlib import Path
 from typing import Any
 
 from medmim_tasks.fetch import DEFAULT_BASE_URL, FAILED, fetch_benchmark
-from medmim_tasks.items import BENCHMARK_DIR_VARIABLE, BenchmarkFormatError, benchmark_dir
-from medmim_tasks.prepare_embed import BIT_DEPTHS, EMBED, embed_references, prepare_embed
+from medmim_tasks.items import (
+    BENCHMARK_DIR_VARIABLE,
+    BenchmarkFormatError,
+    benchmark_dir,
+)
+from medmim_tasks.prepare_embed import (
+    BIT_DEPTHS,
+    EMBED,
+    embed_references,
+    prepare_embed,
+)
 from medmim_tasks.sources import image_root
 from medmim_tasks.splits import UPSTREAM_COMMIT, UPSTREAM_FOLDER, UPSTREAM_REPOSITORY
 
