@@ -74,6 +74,7 @@ def _recording_call(self, images=None, text=None, *args, **kwargs):
         out.write(json.dumps({
             "images": [hashlib.sha256(image.tobytes()).hexdigest() for image in images],
             "placeholders": (text if isinstance(text, str) else text[0]).count("<image>"),
+            "labels": [(text if isinstance(text, str) else text[0]).count(f"Image {n}:") for n in range(1, len(images) + 1)],
         }) + "\\n")
     return _original(self, images=images, text=text, *args, **kwargs)
 
@@ -107,4 +108,6 @@ def test_tiny_llava_chat_path_sees_every_image_in_order(medmim_env: dict[str, st
     )
     assert sorted(json.dumps(request["images"]) for request in requests) == expected
     assert all(request["placeholders"] == len(request["images"]) for request in requests)
+    # "Image n:" labels come only from doc_to_messages: the chat path was taken
+    assert all(request["labels"] == [1] * len(request["images"]) for request in requests)
     assert sum(len(logged) for logged in samples.values()) == limit * len(TASKS)
