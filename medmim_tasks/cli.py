@@ -14,6 +14,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "medmim_tasks.commands.data",
     "medmim_tasks.commands.check",
     "medmim_tasks.commands.report",
+    "medmim_tasks.commands.compare",
 )
 
 
