@@ -76,12 +76,12 @@ def build_docs(task: str, environ: Mapping[str, str] | None = None) -> list[dict
         item_complete = True
         for relative in item.images:
             references += 1
-            found = locator.resolve(item.dataset, relative)
+            found = locator.resolve_str(item.dataset, relative)
             if found is None:
                 missing.append((item.dataset, locator.expected(item.dataset, relative)))
                 item_complete = False
             else:
-                paths.append(str(found))
+                paths.append(found)
         if item_complete:
             docs.append(item_doc(task, item, paths, cluster))
     if missing and (policy == ON_MISSING_ERROR or not docs):
