@@ -67,7 +67,11 @@ def process_results(doc: Mapping[str, Any], results: Sequence[Any]) -> dict[str,
     the first metric of each kind also carries the per-sample record breakdowns need
     (doc key, dataset, source, images, options, gold, parsed letter, reply).
 
-    Pure function of its inputs (no shared state): safe in lmms-eval's scoring threads.
+    Open documents also get `open_bleu` and `open_rouge_l`, and `open_judge` when the LLM judge
+    is on (MEDMIM_JUDGE_URL; see medmim_tasks.judge).
+
+    No shared mutable state (the judge's disk cache is written atomically): safe in lmms-eval's
+    scoring threads.
     """
     reply = results[0] if results else ""
     reply = reply if isinstance(reply, str) else str(reply)
@@ -91,12 +95,22 @@ def process_results(doc: Mapping[str, Any], results: Sequence[Any]) -> dict[str,
             "mc_parsed": _scored(parsed is not None, doc),
             "mc_chance": _scored(1.0 / len(options), doc),
         }
+    from medmim_tasks.judge import METRIC as JUDGE_METRIC
+    from medmim_tasks.judge import judge_config, judge_score
+    from medmim_tasks.metrics import rouge_l, sentence_bleu
+
     f1, recall = token_f1_recall(reply, doc["answer"])
     record["parsed"] = None
-    return {
+    scores = {
         "open_token_f1": {**record, **_scored(f1, doc)},
         "open_token_recall": _scored(recall, doc),
+        "open_bleu": _scored(sentence_bleu(reply, doc["answer"]), doc),
+        "open_rouge_l": _scored(rouge_l(reply, doc["answer"]), doc),
     }
+    judge = judge_config()  # None unless MEDMIM_JUDGE_URL is set; then errors are raised, never skipped
+    if judge is not None:
+        scores[JUDGE_METRIC] = _scored(judge_score(judge, doc["question"], doc["answer"], reply), doc)
+    return scores
 
 
 def mean_score(items: Sequence[Mapping[str, Any]]) -> float:
