@@ -13,6 +13,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "medmim_tasks.commands.tasks_path",
     "medmim_tasks.commands.data",
     "medmim_tasks.commands.check",
+    "medmim_tasks.commands.demo",
     "medmim_tasks.commands.sweep",
     "medmim_tasks.commands.report",
     "medmim_tasks.commands.compare",
