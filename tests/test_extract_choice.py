@@ -116,3 +116,24 @@ def test_any_mapping_and_clear_errors() -> None:
 
 def test_exported_from_the_package() -> None:
     assert medmim_tasks.extract_choice is extract_choice
+
+
+def test_compare_extractors_script_prints_the_three_parsers() -> None:
+    import importlib.util
+
+    script = Path(__file__).resolve().parent.parent / "utils" / "compare_extractors.py"
+    spec = importlib.util.spec_from_file_location("compare_extractors", script)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look themselves up there
+    spec.loader.exec_module(module)
+    table = module.compare(show_cases=False)
+    rows = {
+        line.split("|")[1].strip(): [cell.strip() for cell in line.split("|")[2:-1]]
+        for line in table.splitlines()
+        if line.startswith("| ")
+    }
+    assert rows[""] == ["ours", "lmms-eval extract_mcq_answer", "MMMU-style parser"]
+    assert rows["wrong letter (grader took another)"][0] == "0"
+    assert rows["letter where the grader took none"][0] == "0"
+    assert rows["random guess (no letter found)"][0] == "0"
