@@ -30,7 +30,9 @@ A careful grader's reading, written down as rules (README, "Scoring"):
    in the reply, longest option first, skipping negated mentions ("no cataract", "rather than
    glaucoma") and giving None for "X or Y". This last step is off for refusals and hedges
    ("cannot determine", "not sure"), for replies that talk about letters, and for replies that
-   describe several images when the option does not name an image.
+   describe several images when the option does not name an image. When every option reads
+   "First: X, Second: Y", the reply's findings per image ("the first image shows X and the second
+   Y") must equal exactly one option's.
 7. Anything else is None: no guess, no randomness, only letters of `options`.
 """
 
@@ -201,6 +203,9 @@ _LEAD_FILLER = _words(
 _SENTENCE_BREAK = re.compile(r"[.;!?\n。！？；]+(?=\s|$)")
 _SENTENCE_BREAK_TOKEN = "\x01 "
 _FIRST_CLAUSE = re.compile(r"[^,.;:!?\n]+")
+_PAIR_OPTION = re.compile(r"\s*first\s*:\s*(.+?)\s*[,;]\s*second\s*:\s*(.+?)\s*\.?\s*", re.IGNORECASE)
+_FINDING_SEPARATOR = re.compile(r"[,;]|\band\b", re.IGNORECASE)
+_CLAUSE_SPLIT = re.compile(r"[,.;:!?\n]|\b(?:and|while|whereas|but|although)\b", re.IGNORECASE)
 _HEDGE = re.compile(
     r"\b(?:can ?not|can't|unable|not able|impossible|not possible|insufficient|sorry|as an ai|not sure|unsure|"
     r"uncertain|hard to (?:say|tell)|difficult to (?:say|tell|determine)|too (?:poor|low|blurry|small)|"
@@ -225,6 +230,8 @@ class _Options(NamedTuple):
     heads: dict[str, frozenset[str]]  # padded normalised whole text or head clause -> letters
     loose_heads: dict[str, frozenset[str]]  # the same without image nouns
     by_letter: dict[str, str]  # letter -> padded normalised text
+    pairs: dict[str, tuple[frozenset[str], frozenset[str]]] | None  # "First: X, Second: Y" options, if all are
+    pair_phrases: tuple[str, ...]  # every padded X/Y finding of the pair options, longest first
 
 
 class _Commitment(NamedTuple):
@@ -287,13 +294,31 @@ def _prepare(items: tuple[tuple[str, str], ...]) -> _Options:
             if _loose(name).strip():
                 loose_heads.setdefault(_loose(name), set()).add(letter)
     texts = tuple(sorted(((l, t) for l, t in by_letter.items() if t.strip()), key=lambda lt: -len(lt[1])))
+    pairs = _pair_options(items)
+    phrases = {phrase for first, second in (pairs or {}).values() for phrase in first | second}
     return _Options(
         frozenset(by_letter),
         texts,
         {k: frozenset(v) for k, v in heads.items()},
         {k: frozenset(v) for k, v in loose_heads.items()},
         by_letter,
+        pairs,
+        tuple(sorted(phrases, key=lambda phrase: (-len(phrase), phrase))),
     )
+
+
+def _pair_options(items: tuple[tuple[str, str], ...]) -> dict[str, tuple[frozenset[str], frozenset[str]]] | None:
+    """{letter: (first-image findings, second-image findings)} when every option reads "First: X, Second: Y"."""
+    pairs: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+    for letter, text in items:
+        match = _PAIR_OPTION.fullmatch(unicodedata.normalize("NFKC", text))
+        if not match:
+            return None
+        pairs[letter] = tuple(  # type: ignore[assignment]
+            frozenset(_normalise(part) for part in _FINDING_SEPARATOR.split(side) if _normalise(part).strip())
+            for side in match.groups()
+        )
+    return pairs if len(pairs) >= 2 else None
 
 
 def _visible_text(response: str) -> str:
@@ -562,6 +587,8 @@ def _text_choice(text: str, options: _Options) -> str | None:
             return letter if _mentioned_options(sentences, options) <= {letter} else None
     if _HEDGE.search(text):
         return None
+    if options.pairs is not None:
+        return _pair_choice(text, options)
     hits = _mentioned_options(sentences, options)
     if len(hits) != 1 or _UNDECIDED in hits:
         return None
@@ -569,6 +596,37 @@ def _text_choice(text: str, options: _Options) -> str | None:
     if _describes_several_images(whole) and not _describes_several_images(" first " + options.by_letter[letter]):
         return None  # "the first image shows cataract, the second is normal": which image was asked?
     return letter
+
+
+def _pair_choice(text: str, options: _Options) -> str | None:
+    """The "First: X, Second: Y" option whose findings are exactly those the reply gives each image."""
+    found: tuple[set[str], set[str]] = (set(), set())
+    images: tuple[int, ...] = ()
+    for clause in _CLAUSE_SPLIT.split(text):
+        normalised = _normalise(clause)
+        named = tuple(i for i, word in enumerate((" first ", " second ")) if word in normalised)
+        images = (0, 1) if " both " in normalised else named or images  # a clause naming no image continues the last
+        mentioned = _mentioned_phrases(normalised, options.pair_phrases)
+        if mentioned and not images:
+            return None  # a finding before any image is named: which image?
+        for image in images:
+            found[image].update(mentioned)
+    matches = [letter for letter, (first, second) in options.pairs.items() if (first, second) == found]  # type: ignore[union-attr]
+    return matches[0] if len(matches) == 1 else None
+
+
+def _mentioned_phrases(padded: str, phrases: tuple[str, ...]) -> set[str]:
+    """The phrases (longest first) that occur un-negated in a normalised clause."""
+    mentioned: set[str] = set()
+    for phrase in phrases:
+        position = padded.find(phrase)
+        while position != -1:
+            end = position + len(phrase)
+            if not _negated_at(padded, position, end):
+                mentioned.add(phrase)
+            padded = padded[: position + 1] + "\0" * (len(phrase) - 2) + padded[end - 1 :]
+            position = padded.find(phrase, end - 1)
+    return mentioned
 
 
 def _overlaps_longer_option(padded: str, start: int, end: int, option_text: str, options: _Options) -> bool:
