@@ -117,6 +117,7 @@ def test_every_output_shows_the_same_numbers(tmp_path: Path) -> None:
     assert list(report.leaderboard["model"]) == ["dummy (response=A)", "dummy (response=B)"]  # best overall first
     assert main(["report", str(tmp_path / "a"), str(tmp_path / "b"), "-o", str(tmp_path / "out")]) == 0
     markdown = (tmp_path / "out" / "report.md").read_text()
+    assert leaderboard_markdown(report) in (tmp_path / "out" / "leaderboard.md").read_text()
     page = (tmp_path / "out" / "report.html").read_text()
     with (tmp_path / "out" / "leaderboard.csv").open() as handle:
         rows = list(csv.DictReader(handle))

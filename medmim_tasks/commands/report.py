@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from medmim_tasks.report import Report, build_report, leaderboard_markdown, markdown_report, write_csv_files
+from medmim_tasks.report import Report, build_report, leaderboard_markdown, markdown_report, method_text, write_csv_files
 from medmim_tasks.run_statistics import CONFIDENCE
 from medmim_tasks.runs import RunFormatError, load_runs
 
@@ -16,7 +16,7 @@ CHART_NAME = "accuracy.png"
 
 
 def write_report_files(report: Report, folder: Path) -> dict[str, Path]:
-    """Every output of a report in one folder: report.md, the CSV tables, accuracy.png, report.html."""
+    """Every output of a report in one folder: leaderboard.md, report.md, the CSV tables, accuracy.png, report.html."""
     from medmim_tasks.report_chart import accuracy_chart_png
     from medmim_tasks.report_html import render_html
 
@@ -25,6 +25,11 @@ def write_report_files(report: Report, folder: Path) -> dict[str, Path]:
     chart = accuracy_chart_png(report)
     files["chart"] = folder / CHART_NAME
     files["chart"].write_bytes(chart)
+    files["leaderboard_md"] = folder / "leaderboard.md"
+    notes = "".join(f"\n- {note}" for note in report.notes)
+    files["leaderboard_md"].write_text(
+        f"{leaderboard_markdown(report)}\n\n{method_text(report)}\n" + (f"\nNotes:\n{notes}\n" if notes else ""), encoding="utf-8"
+    )
     files["markdown"] = folder / "report.md"
     files["markdown"].write_text(markdown_report(report, chart_file=CHART_NAME), encoding="utf-8")
     files["html"] = folder / "report.html"
@@ -45,8 +50,8 @@ def run(args: argparse.Namespace) -> int:
     for note in report.notes:
         print(f"note: {note}")
     print(f"MC accuracy in %, with {report.confidence:.0%} intervals; details: {files['markdown']}")
-    for name in ("markdown", "html", "chart", "leaderboard", "splits", "breakdowns"):
-        print(f"  {name:<11} {files[name]}")
+    for name in ("leaderboard_md", "markdown", "html", "chart", "leaderboard", "splits", "breakdowns"):
+        print(f"  {files[name]}")
     return 0
 
 
