@@ -54,9 +54,7 @@ def _words(text: str) -> frozenset[str]:
 
 
 # --- preprocessing ---------------------------------------------------------------------------
-_THINK_BLOCK = re.compile(r"<(think|thinking|reasoning)>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
-_THINK_OPEN = re.compile(r"<(?:think|thinking|reasoning)>", re.IGNORECASE)
-_THINK_CLOSE = re.compile(r"</(?:think|thinking|reasoning)\s*>", re.IGNORECASE)
+_THINK_TAG = re.compile(r"<(/?)(?:think|thinking|reasoning)\s*>", re.IGNORECASE)
 _SPECIAL_TOKEN = re.compile(r"<\|[^|<>]{0,40}\|>")
 _LATEX_BOX = re.compile(r"\\(?:boxed|fbox)\s*\{\s*(?:\\(?:text|textbf|mathrm)\s*\{)?\s*([^{}]*?)\s*\}?\s*\}")
 _LATEX_TEXT = re.compile(r"\\(?:text|textbf|mathrm)\s*\{\s*([^{}]*?)\s*\}")
@@ -108,7 +106,7 @@ _GAP = (
     r"(?:[\s\"'\u201c\u201d\u2018\u2019:=,>|\-\u2013\u2014]|\\(?:boxed|text)\{|\{|"
     r"\b(?:is|are|would|should|must|will|be|have|to|appears?|seems?|then|therefore|thus|clearly|definitely|"
     r"likely|probably|most|indeed|here|final|option|choice|letter|answer|es|est|ist|lautet|correcta|correcte|"
-    r"richtige|correta|corretta)\b|[\u00e9\u00e8]|[是为為应應该該选選择擇项項:]|は|은|는)*?"
+    r"richtige|correta|corretta)\b|[\u00e9\u00e8]|[是为為应應该該选選择擇项項:]|は|은|는){0,24}?"
 )
 _NOUN_LEADS = r"answer|ans|option|choice|selection|solution|response|prediction|result|correct"
 _COMMIT_LEAD = re.compile(
@@ -325,20 +323,35 @@ def _visible_text(response: str) -> str:
     """The reply without reasoning blocks, full-width forms, markdown emphasis or LaTeX boxes."""
     text = response
     if "<" in text:
-        text = _THINK_BLOCK.sub(" ", text)
-        opened = _THINK_OPEN.search(text)
-        if opened:  # reasoning that never closes: no answer after it
-            text = text[: opened.start()]
-        closes = list(_THINK_CLOSE.finditer(text))
-        if closes:  # the opening tag was in the prompt
-            text = text[closes[-1].end() :]
-        text = _SPECIAL_TOKEN.sub(" ", text)
+        text = _SPECIAL_TOKEN.sub(" ", _without_reasoning(text))
     if not text.isascii():
         text = unicodedata.normalize("NFKC", text)
     if "\\" in text:
         text = _LATEX_BOX.sub(r" answer: \1 ", text)
         text = _LATEX_TEXT.sub(r"\1", text)
     return text.translate(_MARKDOWN).strip()
+
+
+def _without_reasoning(text: str) -> str:
+    """The text outside <think>...</think> blocks, in one pass.
+
+    A closing tag with no opening one (the opening tag was in the prompt) drops everything before
+    it; an opening tag that never closes drops everything after it.
+    """
+    kept: list[str] = []
+    outside_from: int | None = 0
+    for tag in _THINK_TAG.finditer(text):
+        closing = bool(tag.group(1))
+        if outside_from is not None and not closing:
+            kept.append(text[outside_from : tag.start()])
+            outside_from = None
+        elif closing:
+            if outside_from is not None:
+                kept = []  # reasoning that began in the prompt
+            outside_from = tag.end()
+    if outside_from is not None:
+        kept.append(text[outside_from:])
+    return " ".join(kept)
 
 
 def _starts_with_option(normalised: str, options: _Options) -> tuple[str | None, int]:
