@@ -248,6 +248,8 @@ def _read_samples(results_file: Path, date: str, task: str, results: dict[str, A
             f"{sample_file}: {len(rows)} documents, but {results_file.name} says {int(expected)} were evaluated; "
             "the sample file is incomplete or belongs to another run"
         )
+    if not rows:  # a split with no documents (e.g. every image missing under MEDMIM_ON_MISSING=skip)
+        return pd.DataFrame(columns=[*RECORD_COLUMNS, "task", "split", "doc_id", "subtype"])
     frame = pd.DataFrame(rows)
     duplicated = frame["doc_key"][frame["doc_key"].duplicated()]
     if not duplicated.empty:

@@ -237,3 +237,9 @@ def test_a_run_of_other_tasks_only_is_rejected(tmp_path: Path) -> None:
     results_file.write_text(json.dumps({"results": {"mmmu_val": {"acc,none": 0.3}}}))
     with pytest.raises(RunFormatError, match="no Med-MIM split among its tasks \\(mmmu_val\\)"):
         load_run(results_file)
+
+
+def test_a_split_without_documents_is_read_as_empty(tmp_path: Path) -> None:
+    run = load_run(write_run(tmp_path, {TEMPORAL: [], ODIR: [mc_doc(True)]}))
+    assert run.tasks == (TEMPORAL, ODIR)
+    assert list(run.docs["task"]) == [ODIR]
