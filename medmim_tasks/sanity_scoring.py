@@ -4,6 +4,9 @@ Nothing is scored twice or differently: each document's per-type score is the pr
 shared `process_results` gave it (`mc_acc` for multiple choice, `open_token_f1` for open-ended),
 and its chance is the mean of that same score over every reply a uniform guesser could give (the
 option letters, or the type's possible open answers), so the two columns are directly comparable.
+Chance is computed with the primary metric's own function (1/options; `token_f1_recall`), not by
+calling `process_results` per candidate, which would also call the optional LLM judge
+(MEDMIM_JUDGE_URL) for replies no model gave; the tests check both ways agree.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Any
 
 from medmim_tasks.items import MULTIPLE_CHOICE, OPEN_ENDED
 from medmim_tasks.lmms_hooks import CLUSTER_KEY, SCORE_KEY, process_results
+from medmim_tasks.metrics import token_f1_recall
 from medmim_tasks.sanity import QUESTION_TYPES, chance_candidates, question_type_of
 
 PRIMARY_METRIC: dict[str, str] = {MULTIPLE_CHOICE: "mc_acc", OPEN_ENDED: "open_token_f1"}
@@ -34,14 +38,12 @@ def sanity_metric_names() -> list[str]:
     return [name for qtype in QUESTION_TYPES for name in (type_score_metric(qtype.name), type_chance_metric(qtype.name))]
 
 
-def _primary_score(doc: Mapping[str, Any], reply: str) -> float:
-    return float(process_results(doc, [reply])[PRIMARY_METRIC[doc["kind"]]][SCORE_KEY])
-
-
 def chance_score(doc: Mapping[str, Any]) -> float:
     """Expected primary score of a reply drawn uniformly from the document's possible answers."""
     candidates = chance_candidates(doc)
-    return sum(_primary_score(doc, candidate) for candidate in candidates) / len(candidates)
+    if doc["kind"] == MULTIPLE_CHOICE:  # mc_acc: exactly one of the option letters is right
+        return 1.0 / len(candidates)
+    return sum(token_f1_recall(candidate, doc["answer"])[0] for candidate in candidates) / len(candidates)
 
 
 def process_sanity_results(doc: Mapping[str, Any], results: Sequence[Any]) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from medmim_tasks.sanity import (
     SANITY_TASK,
     WHICH_IMAGE,
     build_sanity_docs,
+    chance_candidates,
     ensure_sanity_set,
     images_dir,
     question_type_of,
@@ -43,6 +44,12 @@ from medmim_tasks.sources import SANITY_DATASET, SOURCE_DATASETS, dataset_for_so
 REPO_ROOT = Path(__file__).resolve().parent.parent
 YAML_DIR = REPO_ROOT / "yaml_tasks"
 CHAT = {"image_placeholders": "strip"}  # prompt settings as lmms-eval passes them (template default)
+
+
+@pytest.fixture(autouse=True)
+def _no_llm_judge(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scores here must not depend on an optional judge endpoint configured on the machine."""
+    monkeypatch.delenv("MEDMIM_JUDGE_URL", raising=False)
 
 
 @pytest.fixture(scope="module")
@@ -361,6 +368,9 @@ def test_per_type_scores_come_from_the_shared_process_results(docs: list[dict[st
 
 def test_chance_is_the_mean_score_of_uniform_guessing(docs: list[dict[str, Any]]) -> None:
     for doc in docs:
+        primary = "mc_acc" if doc["kind"] == MULTIPLE_CHOICE else "open_token_f1"
+        through_scoring = [process_results(doc, [reply])[primary][SCORE_KEY] for reply in chance_candidates(doc)]
+        assert chance_score(doc) == pytest.approx(sum(through_scoring) / len(through_scoring)), doc["doc_key"]
         if doc["kind"] == MULTIPLE_CHOICE:
             assert chance_score(doc) == pytest.approx(1 / doc["n_options"])
         elif _type(doc) == "open_circle_position":
