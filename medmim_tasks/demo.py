@@ -42,6 +42,7 @@ TINY_MODEL_DIR = "~/.cache/medmim/tiny-llava"
 TINY_MAX_NEW_TOKENS = 16
 DEFAULT_OUTPUT = "medmim-demo"
 LOG_FILE = "lmms_eval.log"
+REPORT_FILE = "sanity_report.txt"
 FILTER = "none"
 # A row whose score is within this margin of chance is flagged for a model named with --model.
 NEAR_CHANCE_MARGIN = 0.15
@@ -287,6 +288,7 @@ def run_demo(
         gen_kwargs = f"max_new_tokens={TINY_MAX_NEW_TOKENS}"
         for variable in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
             env.setdefault(variable, "1")  # everything is local: never wait on a network
+        env.pop("MEDMIM_JUDGE_URL", None)  # nor send the tiny model's noise to an LLM judge
     env.setdefault("PYTHONUNBUFFERED", "1")
 
     command = lmms_eval_command(model, model_args, output_dir, limit, gen_kwargs)
@@ -319,7 +321,7 @@ def _value(value: float | None) -> str:
     return "  n/a" if value is None else f"{value:5.2f}"
 
 
-def format_report(run: DemoRun, tiny: bool) -> str:
+def format_report(run: DemoRun, tiny: bool, report_path: Path | None = None) -> str:
     """The scores beside chance per question type, the overall scores and where everything is."""
     results = run.results
     lines = [
@@ -372,4 +374,14 @@ def format_report(run: DemoRun, tiny: bool) -> str:
         f"Samples: {run.samples_path if run.samples_path else '(none written)'}",
         f"lmms-eval log: {run.log_path}",
     ]
+    if report_path is not None:
+        lines.append(f"This report: {report_path}")
     return "\n".join(lines) + "\n"
+
+
+def write_report(run: DemoRun, tiny: bool) -> str:
+    """Format the report and save it beside lmms-eval's log; returns its text."""
+    report_path = run.output_dir / REPORT_FILE
+    text = format_report(run, tiny, report_path)
+    report_path.write_text(text.lstrip("\n"))
+    return text

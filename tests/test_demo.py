@@ -71,6 +71,9 @@ def test_demo_runs_lmms_eval_end_to_end_on_a_fresh_machine(tmp_path: Path) -> No
     samples = [json.loads(line) for line in samples_path.read_text().splitlines()]
     assert len(samples) == ITEMS_PER_TYPE * len(QUESTION_TYPES)
     assert (output / "lmms_eval.log").is_file()
+    report = output / "sanity_report.txt"
+    assert f"This report: {report}" in stdout
+    assert report.read_text().strip() in stdout
 
     # every type's row is printed with the results file's own numbers
     for qtype in QUESTION_TYPES:

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from medmim_tasks.demo import DEFAULT_OUTPUT, DemoError, format_report, run_demo
+from medmim_tasks.demo import DEFAULT_OUTPUT, DemoError, run_demo, write_report
 
 
 def run(args: argparse.Namespace) -> int:
@@ -18,7 +18,7 @@ def run(args: argparse.Namespace) -> int:
     except DemoError as error:
         print(f"medmim demo failed: {error}", file=sys.stderr)
         return 1
-    sys.stdout.write(format_report(demo, tiny=args.model is None))
+    sys.stdout.write(write_report(demo, tiny=args.model is None))
     print(f"Done in {time.monotonic() - started:.0f} s.")
     return 0
 
