@@ -32,7 +32,9 @@ A careful grader's reading, written down as rules (README, "Scoring"):
    ("cannot determine", "not sure"), for replies that talk about letters, and for replies that
    describe several images when the option does not name an image. When every option reads
    "First: X, Second: Y", the reply's findings per image ("the first image shows X and the second
-   Y") must equal exactly one option's.
+   Y") must equal exactly one option's. When every option only names an image by its place
+   ("the second in sequence", "image 2", "the last one"), the one place the reply names decides
+   ("the second image"; "first" or "last" alone, never "third" for "last").
 7. Anything else is None: no guess, no randomness, only letters of `options`.
 """
 
@@ -184,6 +186,12 @@ _SUFFIX_ORDINALS = {"1st": "first", "2nd": "second", "3rd": "third", "4th": "fou
 _ORDINALS = frozenset({"first", "second", "third", "fourth", "last", "middle", "final", "latter", "former"})
 _IMAGE_NOUNS = frozenset({"image", "picture", "scan", "photo", "photograph"})
 _LOOSE_DROP = frozenset({"image", "images"})
+_PLACE_FILLER = _words(
+    "image images in sequence order line row one examination exam offered very displayed listed shown presented "
+    "provided given scan picture view study series position mammogram radiograph film slice photo"
+)
+_PLACE_NOUNS = _words("image images one examination exam scan picture view study mammogram radiograph film slice photo")
+_PLACE_PHRASES = frozenset({"sequence", "order", "line", "row"})
 _STRONG_TEXT_LEAD = re.compile(
     r"(?:\b(?:final|correct|right|best|my)\s+answer\b|\banswer\b)[\s\"':=\-\u2013\u2014]*([^.;!?\n]{1,300})",
     re.IGNORECASE,
@@ -230,6 +238,7 @@ class _Options(NamedTuple):
     by_letter: dict[str, str]  # letter -> padded normalised text
     pairs: dict[str, tuple[frozenset[str], frozenset[str]]] | None  # "First: X, Second: Y" options, if all are
     pair_phrases: tuple[str, ...]  # every padded X/Y finding of the pair options, longest first
+    ordinals: dict[str, str] | None  # ordinal -> letter when every option only names an image by its place
 
 
 class _Commitment(NamedTuple):
@@ -294,6 +303,7 @@ def _prepare(items: tuple[tuple[str, str], ...]) -> _Options:
     texts = tuple(sorted(((l, t) for l, t in by_letter.items() if t.strip()), key=lambda lt: -len(lt[1])))
     pairs = _pair_options(items)
     phrases = {phrase for first, second in (pairs or {}).values() for phrase in first | second}
+    ordinals = _ordinal_options(by_letter)
     return _Options(
         frozenset(by_letter),
         texts,
@@ -302,7 +312,20 @@ def _prepare(items: tuple[tuple[str, str], ...]) -> _Options:
         by_letter,
         pairs,
         tuple(sorted(phrases, key=lambda phrase: (-len(phrase), phrase))),
+        ordinals,
     )
+
+
+def _ordinal_options(by_letter: dict[str, str]) -> dict[str, str] | None:
+    """{ordinal: letter} when every option is a place like 'the second in sequence' or 'image 2'."""
+    ordinals: dict[str, str] = {}
+    for letter, normalised in by_letter.items():
+        tokens = normalised.split()
+        places = [token for token in tokens if token in _ORDINALS]
+        if len(places) != 1 or not set(tokens) - _ORDINALS <= _PLACE_FILLER or places[0] in ordinals:
+            return None
+        ordinals[places[0]] = letter
+    return ordinals if len(ordinals) >= 2 else None
 
 
 def _pair_options(items: tuple[tuple[str, str], ...]) -> dict[str, tuple[frozenset[str], frozenset[str]]] | None:
@@ -602,6 +625,8 @@ def _text_choice(text: str, options: _Options) -> str | None:
         return None
     if options.pairs is not None:
         return _pair_choice(text, options)
+    if options.ordinals is not None:
+        return _ordinal_choice(sentences, options.ordinals)
     hits = _mentioned_options(sentences, options)
     if len(hits) != 1 or _UNDECIDED in hits:
         return None
@@ -626,6 +651,42 @@ def _pair_choice(text: str, options: _Options) -> str | None:
             found[image].update(mentioned)
     matches = [letter for letter, (first, second) in options.pairs.items() if (first, second) == found]  # type: ignore[union-attr]
     return matches[0] if len(matches) == 1 else None
+
+
+def _ordinal_choice(padded: str, ordinals: dict[str, str]) -> str | None:
+    """The option whose place the reply names ('the second image', 'the last one'), if it names one place."""
+    tokens = padded.split()
+    named: set[str] = set()
+    for index, token in enumerate(tokens):
+        if token not in _ORDINALS:
+            continue
+        following = tokens[index + 1 : index + 3]
+        refers = (
+            not following
+            or following[0] in _PLACE_NOUNS
+            or following[0] == _SENTENCE_BREAK_TOKEN.strip()
+            or (following[0] == "in" and following[1:2] and following[1] in _PLACE_PHRASES)
+        )
+        if refers and not _token_negated(tokens, index):
+            named.add(token)
+    if len(named) != 1:
+        return None
+    return ordinals.get(named.pop())
+
+
+def _token_negated(tokens: list[str], index: int) -> bool:
+    """Whether the place named at tokens[index] is negated ('not the first image', 'than the first one')."""
+    for token in reversed(tokens[max(0, index - 3) : index]):
+        if token in _SCOPE_STOPS or token in _ORDINALS or token[0] in "\0\x01":
+            break  # another place ends the scope: "not the first image, the second image"
+        if token in _NEGATORS:
+            return True
+    rest = tokens[index + 1 : index + 8]
+    if rest[:1] == ["in"]:
+        rest = rest[2:]  # "the first in line is not ..."
+    elif rest[:1] and rest[0] in _PLACE_NOUNS:
+        rest = rest[1:]  # "the first image is not ..."
+    return bool(_AFTER_NEGATED.match(" " + " ".join(rest) + " ", 0))
 
 
 def _mentioned_phrases(padded: str, phrases: tuple[str, ...]) -> set[str]:
