@@ -71,6 +71,7 @@ def test_metrics_are_identical_across_threads() -> None:
 
 def _doc(kind: str) -> dict[str, Any]:
     mc = kind == "multiple_choice"
+    options = [{"letter": letter, "text": text} for letter, text in zip("ABC", ("one", "two", "three"))]
     return {
         "doc_key": "med_mim_held_out_rad:7",
         "dataset": "VQA-RAD",
@@ -81,7 +82,7 @@ def _doc(kind: str) -> dict[str, Any]:
         "kind": kind,
         "question": "Is the effusion larger?" if not mc else "Which is it?\nA: one\nB: two\nC: three",
         "answer": "B: two" if mc else REFERENCE,
-        "options": [{"letter": letter, "text": text} for letter, text in zip("ABC", ("one", "two", "three"))] if mc else [],
+        "options": options if mc else [],
         "gold_letter": "B" if mc else None,
     }
 
