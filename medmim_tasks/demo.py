@@ -44,7 +44,9 @@ DEFAULT_OUTPUT = "medmim-demo"
 LOG_FILE = "lmms_eval.log"
 REPORT_FILE = "sanity_report.txt"
 FILTER = "none"
-# A row whose score is within this margin of chance is flagged for a model named with --model.
+# A multiple-choice row whose score is within this margin of chance is flagged for a model named
+# with --model. Open rows are not flagged: token F1 marks down a right but wordy reply ("The circle
+# is in Image 2.") below the chance of terse guesses, which would read as a false alarm.
 NEAR_CHANCE_MARGIN = 0.15
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -338,7 +340,7 @@ def format_report(run: DemoRun, tiny: bool, report_path: Path | None = None) -> 
         metric = "accuracy" if qtype.kind == MULTIPLE_CHOICE else "token F1"
         count = run.items_per_type.get(qtype.name, 0)
         flag = ""
-        if not tiny and chance is not None and score <= chance + NEAR_CHANCE_MARGIN:
+        if not tiny and qtype.kind == MULTIPLE_CHOICE and chance is not None and score <= chance + NEAR_CHANCE_MARGIN:
             flag = "  <- near chance"
             flagged.append(qtype)
         lines.append(f"  {qtype.name:<22}{qtype.probe:<13}{metric:<10}{count:>6}{_value(score):>7}{_value(chance):>8}{flag}")

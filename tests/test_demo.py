@@ -189,10 +189,11 @@ def _run_with(scores: dict[str, tuple[float, float]], tmp_path: Path) -> DemoRun
 
 
 def test_the_report_flags_near_chance_rows_only_for_a_named_model(tmp_path: Path) -> None:
-    run = _run_with({"circle_position": (0.45, 0.42), "image_count": (1.0, 0.25)}, tmp_path)
+    run = _run_with({"circle_position": (0.45, 0.42), "image_count": (1.0, 0.25), "open_circle_position": (0.57, 0.71)}, tmp_path)
     named = format_report(run, tiny=False)
     assert re.search(r"^  circle_position\s.*<- near chance$", named, re.MULTILINE)
     assert not re.search(r"^  image_count\s.*near chance", named, re.MULTILINE)
+    assert not re.search(r"^  open_circle_position\s.*near chance", named, re.MULTILINE)  # token F1: wordy but right
     assert "drops or reorders images" in named
     assert "near chance" not in format_report(run, tiny=True)
     good = format_report(_run_with({"circle_position": (1.0, 0.42)}, tmp_path), tiny=False)
