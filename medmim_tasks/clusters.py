@@ -48,7 +48,7 @@ def cluster_ids(items: Sequence[Item]) -> list[str]:
         for other in patients[1:]:
             root = find(other)
             if root != first:
-                low, high = sorted((first, root))
+                low, high = (first, root) if first < root else (root, first)
                 parent[high] = low
                 first = low
     return [find(patients[0]) for patients in item_patients]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from stat import S_ISREG
 
 from medmim_tasks.sources import SourceDataset, image_root, root_hint
 
@@ -36,13 +36,23 @@ def candidate_paths(dataset: SourceDataset, root: Path, relative: str) -> list[P
     return [path for _, path in candidate_forms(dataset, root, relative)]
 
 
-# What pathlib would normalise in `root / relative`: a leading or trailing "/", "//", "." parts.
-_NORMALISED_BY_PATHLIB = re.compile(r"^/|/$|//|(?:^|/)\.(?:/|$)")
+_POSIX_PATHS = os.sep == "/"
 
 
 def _joins_plainly(relative: str) -> bool:
-    """True when `str(root / relative)` is `root + "/" + relative` (nothing for pathlib to normalise)."""
-    return os.sep == "/" and relative != "" and _NORMALISED_BY_PATHLIB.search(relative) is None
+    """True when `str(root / relative)` is surely `root + "/" + relative`.
+
+    Anything pathlib might normalise (a leading or trailing "/", "//", "." parts) says False, and
+    so do harmless look-alikes such as ".hidden" names: those simply take the Path route.
+    """
+    return (
+        _POSIX_PATHS
+        and relative != ""
+        and relative[0] not in "/."
+        and relative[-1] != "/"
+        and "//" not in relative
+        and "/." not in relative
+    )
 
 
 @dataclass
@@ -71,9 +81,13 @@ class ImageLocator:
         take the Path route, so the result is always the string `resolve` gives.
         """
         if _joins_plainly(relative):
-            published = f"{self._root_prefix(dataset)}{relative}"
-            if os.path.isfile(published):
-                return published
+            prefix = self._root_prefixes.get(dataset.name)
+            published = (self._root_prefix(dataset) if prefix is None else prefix) + relative
+            try:  # os.path.isfile, inlined
+                if S_ISREG(os.stat(published).st_mode):
+                    return published
+            except (OSError, ValueError):
+                pass
         found = self.resolve(dataset, relative)
         return None if found is None else str(found)
 

@@ -6,6 +6,7 @@ import json
 import os
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,8 @@ BENCHMARK_DIR_VARIABLE = "MEDMIM_BENCHMARK_DIR"
 DEFAULT_BENCHMARK_DIR = "~/.cache/medmim/benchmark"
 
 IMAGE_PLACEHOLDER = "<image>"
-OPTION_LINE = re.compile(r"^([A-G]):[ \t]*(.*?)[ \t]*$", re.MULTILINE)
+OPTION_LINE = re.compile(r"^([A-G]):[ \t]*(.*?)[ \t]*$", re.MULTILINE)  # what parse_options finds
+_OPTION_LETTERS = "ABCDEFG"
 GOLD_PREFIX = re.compile(r"^\s*([A-G]):")
 MAX_LISTED_PROBLEMS = 10
 
@@ -80,8 +82,22 @@ def read_split_file(split: Split, environ: os._Environ[str] | dict[str, str] | N
 
 
 def parse_options(question: str) -> tuple[tuple[str, str], ...]:
-    """Option lines `X: text` (X in A-G) of a question, in order."""
-    return tuple((letter, text) for letter, text in OPTION_LINE.findall(question))
+    """Option lines `X: text` (X in A-G) of a question, in order.
+
+    Exactly `OPTION_LINE.findall(question)`, computed line by line: the regex tries every
+    character position and took a third of the time of building all six tasks.
+    """
+    options = []
+    for line in question.split("\n"):
+        if len(line) > 1 and line[1] == ":" and line[0] in _OPTION_LETTERS:
+            options.append((line[0], line[2:].strip(" \t")))
+    return tuple(options)
+
+
+@lru_cache(maxsize=1024)
+def _dataset_of(source: str) -> SourceDataset | None:
+    """dataset_for_source, remembered: a split names a few dozen distinct sources."""
+    return dataset_for_source(source)
 
 
 def _item_problem(raw: Any) -> str | None:
@@ -94,18 +110,19 @@ def _item_problem(raw: Any) -> str | None:
     images = raw.get("images")
     if not isinstance(images, list) or not images:
         return "has no non-empty `images` list"
-    if not all(isinstance(path, str) and path for path in images):
-        return "has an `images` entry that is not a non-empty string"
+    for path in images:
+        if not isinstance(path, str) or not path:
+            return "has an `images` entry that is not a non-empty string"
     source = raw.get("source")
     if not isinstance(source, str) or not source:
         return "has no string `source`"
-    if dataset_for_source(source) is None:
+    if _dataset_of(source) is None:
         prefixes = ", ".join(d.source_prefix for d in SOURCE_DATASETS)
         return f"has source {source!r}, which starts with none of {prefixes}"
     turns = raw.get("conversation")
     if not isinstance(turns, list) or len(turns) < 2:
         return "has no `conversation` with a user and an assistant turn"
-    for turn, role in zip(turns[:2], ("user", "assistant")):
+    for turn, role in zip(turns, ("user", "assistant")):  # the first two turns
         if not isinstance(turn, dict) or turn.get("role") != role or not isinstance(turn.get("content"), str):
             return f"has no {role} turn with string `content` where the {role} turn should be"
     user = turns[0]["content"]
@@ -120,8 +137,10 @@ def _classify(raw: dict[str, Any]) -> tuple[tuple[tuple[str, str], ...], str | N
     question = raw["conversation"][0]["content"]
     answer = raw["conversation"][1]["content"]
     options = parse_options(question)
+    if not options:
+        return (), None, None
     gold = GOLD_PREFIX.match(answer)
-    if not options or gold is None:
+    if gold is None:
         return (), None, None
     letters = [letter for letter, _ in options]
     if len(set(letters)) != len(letters):
@@ -155,7 +174,7 @@ def parse_items(raw_items: list[Any], where: str) -> list[Item]:
                 question=user.replace(IMAGE_PLACEHOLDER, "").strip(),
                 answer=raw["conversation"][1]["content"].strip(),
                 source=raw["source"],
-                dataset=dataset_for_source(raw["source"]),  # type: ignore[arg-type]
+                dataset=_dataset_of(raw["source"]),  # type: ignore[arg-type]
                 options=options,
                 gold_letter=gold,
             )
