@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageFile, ImageOps
 
 _HIGH_BIT_DEPTH_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I", "F"}
 # Pixels mapped per np.take call in the 16-bit lookup: keeps its index temporaries in cache.
-_LOOKUP_CHUNK_PIXELS = 1 << 18
+_LOOKUP_CHUNK_PIXELS = 1 << 19
+_NUMPY_16_BIT_TYPES = {"I;16": "<u2", "I;16L": "<u2", "I;16B": ">u2"}
+_DECODED_INTO = "_medmim_decoded_into"  # (Pillow image memory, the NumPy array it wraps)
 # Modes whose bands are resampled independently, so shrinking before the RGB conversion gives
 # the same pixels as shrinking after it (and touches a third of the bytes for grayscale).
 _SHRINK_BEFORE_RGB_MODES = {"L", "RGB"}
@@ -61,9 +63,37 @@ def _lookup_table_8_bit(low: int, high: int) -> np.ndarray:
     return table
 
 
+def _load_16_bit_into_numpy(image: Image.Image) -> None:
+    """Load an opened image; 16-bit grayscale straight into a NumPy array the stretch reads.
+
+    `np.asarray(image)` copies the whole picture (24 MB for a mammogram). Pillow keeps an image
+    memory set before `load()` (`ImageFile.load_prepare`), so the decoder can write into ours;
+    if a Pillow version replaces it, the check after the load notices and the copy is taken.
+    """
+    dtype = _NUMPY_16_BIT_TYPES.get(image.mode)
+    if dtype is None or getattr(image, "n_frames", 1) != 1 or not isinstance(image, ImageFile.ImageFile):
+        image.load()
+        return
+    width, height = image.size
+    pixels = np.empty((height, width), dtype=dtype)
+    memory = Image.frombuffer(image.mode, image.size, pixels, "raw", image.mode, 0, 1).im
+    image.im = memory
+    image.load()
+    if image.im is memory:
+        setattr(image, _DECODED_INTO, (memory, pixels))
+
+
+def _pixels(image: Image.Image) -> np.ndarray:
+    """The image's pixels: the array it was decoded into when still current, else a copy."""
+    decoded_into = getattr(image, _DECODED_INTO, None)
+    if decoded_into is not None and decoded_into[0] is image.im:
+        return decoded_into[1]
+    return np.asarray(image)
+
+
 def _stretch_to_8_bit(image: Image.Image) -> Image.Image:
     """Scale a 16-bit, 32-bit or float image to 0-255 by its real value range (no clipping)."""
-    pixels = np.asarray(image)
+    pixels = _pixels(image)
     low = pixels.min()
     high = pixels.max()
     if high <= low:
@@ -73,7 +103,8 @@ def _stretch_to_8_bit(image: Image.Image) -> Image.Image:
         scaled = np.empty(pixels.shape, dtype=np.uint8)
         rows = max(1, _LOOKUP_CHUNK_PIXELS // pixels.shape[1])
         for start in range(0, pixels.shape[0], rows):
-            np.take(table, pixels[start : start + rows], out=scaled[start : start + rows])
+            # every uint16 indexes the 65,536-entry table: "wrap" only skips the bounds checks
+            np.take(table, pixels[start : start + rows], out=scaled[start : start + rows], mode="wrap")
         return Image.fromarray(scaled)
     if pixels.dtype.kind in "iu":
         span = int(high) - int(low)
@@ -130,5 +161,5 @@ def load_image(path: str | Path, max_image_side: int | None = None) -> Image.Ima
         target = fitted_size(image.size, max_image_side)
         if target != image.size:
             image.draft(None, target)  # a no-op for formats without reduced decoding
-    image.load()  # single-frame decoders close their file here
+    _load_16_bit_into_numpy(image)  # single-frame decoders close their file here
     return to_rgb(image, max_image_side)

@@ -117,6 +117,29 @@ def test_big_endian_16_bit_is_stretched_too() -> None:
     assert np.asarray(to_rgb(image))[..., 0].tolist() == [[0, 85], [170, 255]]
 
 
+def test_16_bit_png_is_decoded_into_numpy_without_a_copy(images: dict[str, Path]) -> None:
+    # the stretch reads the decoder's own array (a 24 MB copy less per mammogram)
+    from medmim_tasks.images import _DECODED_INTO, _load_16_bit_into_numpy, _pixels
+
+    image = Image.open(images["mammogram"])
+    _load_16_bit_into_numpy(image)
+    assert hasattr(image, _DECODED_INTO), "Pillow no longer decodes into a preset image memory"
+    pixels = _pixels(image)
+    assert pixels is getattr(image, _DECODED_INTO)[1]
+    assert np.array_equal(pixels, np.asarray(image))
+
+
+def test_rotated_16_bit_png_is_stretched_after_the_rotation(tmp_path: Path) -> None:
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    values = np.linspace(200, 4000, 40 * 30).reshape(30, 40).astype(np.uint16)
+    path = tmp_path / "rotated16.png"
+    Image.fromarray(values).save(path, exif=exif.tobytes())
+    image = load_image(path)
+    assert image.size == (30, 40)
+    assert np.array_equal(np.asarray(image), plain_rgb(path))
+
+
 def test_the_yaml_default_is_off_in_every_model_block() -> None:
     import yaml
 
@@ -258,3 +281,45 @@ def test_build_docs_paths_are_the_path_route_strings(medmim_env: dict[str, str])
         assert len(docs) == len(items)
         for item, doc in zip(items, docs):
             assert doc["image_paths"] == [str(locator.resolve(item.dataset, relative)) for relative in item.images]
+
+
+def test_parse_options_is_the_option_line_regex(benchmark_dir: Path) -> None:
+    from medmim_tasks.items import OPTION_LINE, parse_options, read_split_file
+
+    tricky = [
+        "A: x\nB: y",
+        "xA: b\nC: d",
+        "A:\nB:  \t\nC: e \t",
+        "A: a\r\nB: b \r",
+        "a\nA: B: c\n",
+        "\nG:z",
+        "H: no\nA: yes",
+        "A:: two colons",
+        "",
+        "A",
+        "A:",
+        " A: indented",
+        "B:\tTabbed\t \n",
+    ]
+    questions = tricky + [
+        raw["conversation"][0]["content"]
+        for split in SPLITS
+        for raw in read_split_file(split, {"MEDMIM_BENCHMARK_DIR": str(benchmark_dir)})
+    ]
+    for question in questions:
+        assert parse_options(question) == tuple(OPTION_LINE.findall(question)), question
+
+
+def test_each_missing_reference_is_still_counted(medmim_env: dict[str, str], tmp_path: Path) -> None:
+    # RAD reuses images across items: each reference to a missing file counts, as before the
+    # one-stat-per-distinct-image cache
+    from medmim_tasks.image_paths import MissingImagesError
+
+    rad = next(split for split in SPLITS if split.task == "med_mim_held_out_rad")
+    items = load_split(rad, medmim_env)
+    references = [relative for item in items for relative in item.images]
+    assert len(set(references)) < len(references)
+    (tmp_path / "VQA-RAD").mkdir()
+    environ = {**medmim_env, "MEDMIM_VQA_RAD_ROOT": str(tmp_path / "VQA-RAD")}
+    with pytest.raises(MissingImagesError, match=f"{len(references)} of {len(references)} image references are missing"):
+        build_docs(rad.task, environ)
