@@ -122,7 +122,7 @@ def _item_problem(raw: Any) -> str | None:
     turns = raw.get("conversation")
     if not isinstance(turns, list) or len(turns) < 2:
         return "has no `conversation` with a user and an assistant turn"
-    for turn, role in zip(turns, ("user", "assistant")):  # the first two turns
+    for turn, role in ((turns[0], "user"), (turns[1], "assistant")):
         if not isinstance(turn, dict) or turn.get("role") != role or not isinstance(turn.get("content"), str):
             return f"has no {role} turn with string `content` where the {role} turn should be"
     user = turns[0]["content"]
@@ -166,17 +166,18 @@ def parse_items(raw_items: list[Any], where: str) -> list[Item]:
             continue
         user = raw["conversation"][0]["content"]
         items.append(
-            Item(
-                index=index,
-                id=raw["id"],
-                images=tuple(raw["images"]),
-                user_turn=user,
-                question=user.replace(IMAGE_PLACEHOLDER, "").strip(),
-                answer=raw["conversation"][1]["content"].strip(),
-                source=raw["source"],
-                dataset=_dataset_of(raw["source"]),  # type: ignore[arg-type]
-                options=options,
-                gold_letter=gold,
+            Item(  # positional (faster for a frozen dataclass): index, id, images, user_turn,
+                # question, answer, source, dataset, options, gold_letter
+                index,
+                raw["id"],
+                tuple(raw["images"]),
+                user,
+                user.replace(IMAGE_PLACEHOLDER, "").strip(),
+                raw["conversation"][1]["content"].strip(),
+                raw["source"],
+                _dataset_of(raw["source"]),  # type: ignore[arg-type]
+                options,
+                gold,
             )
         )
     if problems:

@@ -164,7 +164,7 @@ def test_on_fits_the_longest_side_and_keeps_the_aspect(images: dict[str, Path], 
     assert max(small.size) == limit
     assert small.size == fitted_size(full.size, limit)
     # the aspect ratio is kept up to the rounding of the short side
-    short, long_ = sorted(small.size)
+    short = min(small.size)
     assert abs(short - min(width, height) * limit / max(width, height)) <= 0.5 + 1e-9
 
 
