@@ -85,7 +85,12 @@ def process_results(doc: Mapping[str, Any], results: Sequence[Any]) -> dict[str,
         "kind": doc["kind"],
         "gold": doc["gold_letter"] if doc["kind"] == MULTIPLE_CHOICE else doc["answer"],
         "reply": reply,
+        "items_evaluated": doc["items_evaluated"],
+        "items_total": doc["items_total"],
     }
+    # Share of the split's items that became documents: 1.0 unless MEDMIM_ON_MISSING=skip left
+    # items out, so a partial run states itself in the results file.
+    coverage = _scored(doc["items_evaluated"] / doc["items_total"], doc)
     if doc["kind"] == MULTIPLE_CHOICE:
         options = {option["letter"]: option["text"] for option in doc["options"]}
         parsed = extract_choice(reply, options)
@@ -94,6 +99,7 @@ def process_results(doc: Mapping[str, Any], results: Sequence[Any]) -> dict[str,
             "mc_acc": {**record, **_scored(parsed == doc["gold_letter"], doc)},
             "mc_parsed": _scored(parsed is not None, doc),
             "mc_chance": _scored(1.0 / len(options), doc),
+            "coverage": coverage,
         }
     from medmim_tasks.judge import METRIC as JUDGE_METRIC
     from medmim_tasks.judge import judge_config, judge_score
@@ -106,6 +112,7 @@ def process_results(doc: Mapping[str, Any], results: Sequence[Any]) -> dict[str,
         "open_token_recall": _scored(recall, doc),
         "open_bleu": _scored(sentence_bleu(reply, doc["answer"]), doc),
         "open_rouge_l": _scored(rouge_l(reply, doc["answer"]), doc),
+        "coverage": coverage,
     }
     judge = judge_config()  # None unless MEDMIM_JUDGE_URL is set; then errors are raised, never skipped
     if judge is not None:

@@ -173,6 +173,8 @@ def _open_doc() -> dict[str, Any]:
         "answer": "The effusion is smaller.",
         "options": [],
         "gold_letter": None,
+        "items_evaluated": 344,
+        "items_total": 344,
     }
 
 

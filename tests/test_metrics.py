@@ -84,13 +84,15 @@ def _doc(kind: str) -> dict[str, Any]:
         "answer": "B: two" if mc else REFERENCE,
         "options": options if mc else [],
         "gold_letter": "B" if mc else None,
+        "items_evaluated": 366,
+        "items_total": 366,
     }
 
 
 def test_process_results_open_doc_reports_the_open_metrics(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MEDMIM_JUDGE_URL", raising=False)
     scores = process_results(_doc("open_ended"), ["The effusion is smaller."])
-    assert set(scores) == {"open_token_f1", "open_token_recall", "open_bleu", "open_rouge_l"}
+    assert set(scores) == {"open_token_f1", "open_token_recall", "open_bleu", "open_rouge_l", "coverage"}
     for name, value in scores.items():
         assert value["cluster"] == "VQA-RAD:synpic100", name
         assert value["doc_key"] == "med_mim_held_out_rad:7", name
@@ -103,8 +105,20 @@ def test_process_results_open_doc_reports_the_open_metrics(monkeypatch: pytest.M
 def test_process_results_mc_doc_reports_only_mc_metrics(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MEDMIM_JUDGE_URL", raising=False)
     scores = process_results(_doc("multiple_choice"), ["The answer is B."])
-    assert set(scores) == {"mc_acc", "mc_parsed", "mc_chance"}
+    assert set(scores) == {"mc_acc", "mc_parsed", "mc_chance", "coverage"}
     assert scores["mc_acc"]["score"] == 1.0 and scores["mc_acc"]["parsed"] == "B"
     assert scores["mc_chance"]["score"] == pytest.approx(1 / 3)
     unparsed = process_results(_doc("multiple_choice"), ["I cannot tell."])
     assert unparsed["mc_acc"]["score"] == 0.0 and unparsed["mc_parsed"]["score"] == 0.0
+
+
+@pytest.mark.parametrize("kind", ["multiple_choice", "open_ended"])
+def test_coverage_states_a_partial_run(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MEDMIM_JUDGE_URL", raising=False)
+    full = process_results(_doc(kind), ["B"])
+    assert full["coverage"]["score"] == 1.0
+    partial = dict(_doc(kind), items_evaluated=99)  # MEDMIM_ON_MISSING=skip kept 99 of 366 items
+    scores = process_results(partial, ["B"])
+    assert scores["coverage"]["score"] == pytest.approx(99 / 366)
+    record = scores["mc_acc" if kind == "multiple_choice" else "open_token_f1"]
+    assert (record["items_evaluated"], record["items_total"]) == (99, 366)

@@ -176,3 +176,6 @@ def test_lmms_eval_run_with_skip_scores_only_complete_items(medmim_env, syntheti
     assert len(samples[RAD_TASK]) == len(complete)
     logged_keys = {(sample.get("mc_acc") or sample["open_token_f1"])["doc_key"] for sample in samples[RAD_TASK]}
     assert logged_keys == {f"{RAD_TASK}:{index}" for index in complete}
+    # the results file itself states the run as partial
+    assert 0 < len(complete) < 366
+    assert results["results"][RAD_TASK]["coverage,none"] == pytest.approx(len(complete) / 366)
