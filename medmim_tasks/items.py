@@ -100,8 +100,8 @@ def _dataset_of(source: str) -> SourceDataset | None:
     return dataset_for_source(source)
 
 
-def _item_problem(raw: Any) -> str | None:
-    """What makes a raw item unusable, or None."""
+def _item_problem(raw: Any, datasets: tuple[SourceDataset, ...]) -> str | None:
+    """What makes a raw item unusable (its source must name one of `datasets`), or None."""
     if not isinstance(raw, dict):
         return f"is a {type(raw).__name__}, not an object"
     item_id = raw.get("id")
@@ -116,8 +116,8 @@ def _item_problem(raw: Any) -> str | None:
     source = raw.get("source")
     if not isinstance(source, str) or not source:
         return "has no string `source`"
-    if _dataset_of(source) is None:
-        prefixes = ", ".join(d.source_prefix for d in SOURCE_DATASETS)
+    if _dataset_of(source) not in datasets:
+        prefixes = ", ".join(d.source_prefix for d in datasets)
         return f"has source {source!r}, which starts with none of {prefixes}"
     turns = raw.get("conversation")
     if not isinstance(turns, list) or len(turns) < 2:
@@ -150,12 +150,16 @@ def _classify(raw: dict[str, Any]) -> tuple[tuple[tuple[str, str], ...], str | N
     return options, gold.group(1), None
 
 
-def parse_items(raw_items: list[Any], where: str) -> list[Item]:
-    """Validated, classified items; one error listing every bad item (file, index, id, problem, fix)."""
+def parse_items(raw_items: list[Any], where: str, datasets: tuple[SourceDataset, ...] = SOURCE_DATASETS) -> list[Item]:
+    """Validated, classified items; one error listing every bad item (file, index, id, problem, fix).
+
+    Every item's `source` must name one of `datasets` (the benchmark's five by default; the
+    generated sanity set passes its own), so a sanity item cannot pass as a benchmark item.
+    """
     items: list[Item] = []
     problems: list[str] = []
     for index, raw in enumerate(raw_items):
-        problem = _item_problem(raw)
+        problem = _item_problem(raw, datasets)
         options: tuple[tuple[str, str], ...] = ()
         gold: str | None = None
         if problem is None:

@@ -364,7 +364,7 @@ def build_sanity_docs(environ: Mapping[str, str] | None = None) -> list[dict[str
         raw_items = json.loads(items_path.read_text())
     except (OSError, ValueError) as error:
         raise ValueError(f"{items_path}: cannot read the sanity items ({error}); delete {root} to regenerate it") from error
-    items = parse_items(raw_items, str(items_path))
+    items = parse_items(raw_items, str(items_path), datasets=(SANITY_DATASET,))
     image_root = images_dir(root)
     docs = []
     missing = []

@@ -125,6 +125,12 @@ def test_validation_errors_name_file_index_id_and_problem(change: dict, message:
     assert "medmim data fetch" in text
 
 
+def test_sanity_items_cannot_pass_as_benchmark_items() -> None:
+    sanity = good_item(source="MEDMIM_SANITY_circle_position")
+    with pytest.raises(BenchmarkFormatError, match="MEDMIM_SANITY_circle_position'?, which starts with none of EMBED_"):
+        parse_items([sanity], "f.json")
+
+
 def test_gold_letter_outside_options_is_an_error() -> None:
     bad = good_item(conversation=[{"role": "user", "content": "<image><image>Q\nA: x\nB: y\n"}, {"role": "assistant", "content": "D: z"}])
     with pytest.raises(BenchmarkFormatError, match="gold letter D that is not among its options"):

@@ -94,7 +94,7 @@ def test_items_are_in_the_med_mim_format(sanity_root: Path, docs: list[dict[str,
     import json
 
     raw = json.loads((sanity_root / ITEMS_FILE).read_text())
-    items = parse_items(raw, "sanity")  # the real splits' validation
+    items = parse_items(raw, "sanity", datasets=(SANITY_DATASET,))  # the real splits' validation
     assert len(items) == len(docs) == ITEMS_PER_TYPE * len(QUESTION_TYPES)
     for doc in docs:
         assert doc["task"] == SANITY_TASK and doc["dataset"] == "SANITY"
