@@ -323,3 +323,20 @@ def test_each_missing_reference_is_still_counted(medmim_env: dict[str, str], tmp
     environ = {**medmim_env, "MEDMIM_VQA_RAD_ROOT": str(tmp_path / "VQA-RAD")}
     with pytest.raises(MissingImagesError, match=f"{len(references)} of {len(references)} image references are missing"):
         build_docs(rad.task, environ)
+
+
+def test_lmms_eval_hands_the_yaml_setting_to_doc_to_visual(medmim_env: dict[str, str]) -> None:
+    # the YAML key reaches load_image through lmms-eval's own doc_to_visual call (as in a run)
+    from lmms_eval.tasks import TaskManager
+
+    from medmim_tasks.task_path import tasks_path
+
+    manager = TaskManager(include_path=str(tasks_path()), include_defaults=False, model_name="qwen2_5_vl")
+    task = manager.load_task_or_group(["med_mim_held_out_odir"])["med_mim_held_out_odir"]
+    doc = task.test_docs()[0]
+    assert task.lmms_eval_specific_kwargs["max_image_side"] is None
+    full = task.doc_to_visual(doc)
+    task.lmms_eval_specific_kwargs["max_image_side"] = 16  # what `max_image_side: 16` in the YAML gives
+    small = task.doc_to_visual(doc)
+    assert [max(image.size) for image in small] == [min(16, max(image.size)) for image in full]
+    assert max(max(image.size) for image in full) > 16

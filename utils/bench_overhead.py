@@ -14,19 +14,25 @@ JPEG fundus photographs, 256 x 256 and 512 x 512 MRI and X-ray slices), written 
 3. an lmms-eval `dummy` run that opens every image (`read_bytes=1` makes the dummy model call
    `doc_to_visual` for each document) against (2)'s floor plus lmms-eval's own cost, measured by
    the same run without opening images (`read_bytes=0`);
-4. the peak resident memory of that run at two sample sizes (it must not grow with the docs);
-5. reply scoring (`process_results`: answer extraction plus metrics) per second on one core.
+4. the peak resident memory of that run at two sample sizes, and what stays resident between
+   documents early and late in the responses (it must not grow with the docs);
+5. reply scoring (`process_results`: answer extraction plus metrics) per second on one core,
+   over a fixed mix of reply shapes (letters, phrases, option text, prose, ~220-word replies).
 
-Timings of (1), (2) and (5) run pinned to one CPU; each document's time is its best of
-`--repeats`, with the methods interleaved. The last line is `overhead_ratio=<float>`: (2)'s
-plugin time over its floor.
+Times are CPU seconds of this process (`time.process_time`), so other work on a shared machine
+does not inflate them; (1), (2) and (5) run pinned to one CPU, each document's time is its best
+of `--repeats` with the methods interleaved. (3) gives the lmms-eval process's CPU time
+(rusage) and its wall time. The last line is `overhead_ratio=<float>`: (2)'s plugin time over
+its floor.
 
     MEDMIM_BENCHMARK_DIR=../shared/med_mim/benchmark python utils/bench_overhead.py
     python utils/bench_overhead.py --benchmark-dir DIR --items-per-split 8 --small-items-per-split 2
 
 The sample is `--items-per-split` items of every split, evenly spaced through the file (so the
 mix of datasets and of multiple-choice and open items follows the file); the small memory
-sample is an evenly spaced subset of it. Takes under five minutes on two cores at the defaults.
+sample is an evenly spaced subset of it that keeps the big sample's heaviest item. Sample
+files, images and run outputs live in a temp dir, removed at the end (`--work-dir` keeps and
+reuses them). Takes about three and a half minutes on two cores at the defaults.
 """
 
 from __future__ import annotations
@@ -607,7 +613,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         inside = with_images.doc_to_visual_seconds or 0.0
         report.add("  doc_to_visual inside the run (dummy's own wall clock)", f"{inside:.2f} s", f"{floor:.2f} s", inside / floor, "")
         report.section("4. peak resident memory of the lmms-eval run (ru_maxrss)")
-        growth = with_images.max_rss_mb - small_run.max_rss_mb
         report.add(
             f"{with_images.docs} docs vs {small_run.docs} docs (both hold the heaviest doc, {heaviest_megapixels:.0f} MP)",
             f"{with_images.max_rss_mb:,.0f} MB",
@@ -615,7 +620,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             with_images.max_rss_mb / small_run.max_rss_mb,
             "flat in docs",
         )
-        report.add(f"  difference per extra doc: {growth / (with_images.docs - small_run.docs):+.2f} MB", "", "", "", "")
         report.add(f"  the same {without_images.docs} docs, no image opened", f"{without_images.max_rss_mb:,.0f} MB", "", "", "")
         for run in (small_run, with_images):
             if run.settled_rss_mb is not None:
