@@ -18,7 +18,6 @@ ON_MISSING_SKIP = "skip"
 ON_MISSING_CHOICES = (ON_MISSING_ERROR, ON_MISSING_SKIP)
 
 logger = logging.getLogger(__name__)
-_UNRESOLVED = object()
 
 
 def on_missing_policy(environ: Mapping[str, str]) -> str:
@@ -72,23 +71,25 @@ def build_docs(task: str, environ: Mapping[str, str] | None = None) -> list[dict
     docs: list[dict[str, Any]] = []
     missing = []
     references = 0
-    # one stat per distinct image of the split: {dataset name: {reference: path or None}}
+    # each distinct image of the split checked once: {dataset name: {reference: path or None}}
     resolved: dict[str, dict[str, str | None]] = {}
+    for dataset_name, dataset in {item.dataset.name: item.dataset for item in items}.items():
+        resolved[dataset_name] = locator.resolve_all(
+            dataset, (relative for item in items if item.dataset is dataset for relative in item.images)
+        )
     for item, cluster in zip(items, clusters):
         paths: list[str] = []
         item_complete = True
         dataset = item.dataset
-        resolved_here = resolved.setdefault(dataset.name, {})
+        resolved_here = resolved[dataset.name]
         references += len(item.images)
         for relative in item.images:
-            found = resolved_here.get(relative, _UNRESOLVED)
-            if found is _UNRESOLVED:
-                found = resolved_here[relative] = locator.resolve_str(dataset, relative)
+            found = resolved_here[relative]
             if found is None:
                 missing.append((dataset, locator.expected(dataset, relative)))
                 item_complete = False
             else:
-                paths.append(found)  # type: ignore[arg-type]
+                paths.append(found)
         if item_complete:
             docs.append(item_doc(task, item, paths, cluster))
     if missing and (policy == ON_MISSING_ERROR or not docs):

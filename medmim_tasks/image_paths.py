@@ -55,6 +55,18 @@ def _joins_plainly(relative: str) -> bool:
     )
 
 
+LISTING_THRESHOLD = 16  # references in one folder from which one listing beats a stat each
+
+
+def _regular_file_names(folder: str) -> set[str] | None:
+    """Names of the regular files (symlinks to files included) in a folder, or None if unreadable."""
+    try:
+        with os.scandir(folder or ".") as entries:
+            return {entry.name for entry in entries if entry.is_file()}
+    except (OSError, ValueError):
+        return None
+
+
 @dataclass
 class ImageLocator:
     """Resolves `images` entries against the configured dataset roots (roots read once)."""
@@ -90,6 +102,33 @@ class ImageLocator:
                 pass
         found = self.resolve(dataset, relative)
         return None if found is None else str(found)
+
+    def resolve_all(self, dataset: SourceDataset, relatives: Iterable[str]) -> dict[str, str | None]:
+        """`resolve_str` for many references of one dataset, each distinct reference checked once.
+
+        A folder that holds many of the references (ODIR's `Training Images/`, VQA-RAD's root)
+        is listed once with `os.scandir` instead of one stat per file; anything not found that
+        way still takes `resolve_str`, so the other layouts are tried as usual.
+        """
+        resolved: dict[str, str | None] = {}
+        by_folder: dict[str, list[str]] = {}
+        for relative in relatives:
+            if relative in resolved:
+                continue
+            resolved[relative] = None
+            if _joins_plainly(relative):
+                by_folder.setdefault(relative.rpartition("/")[0], []).append(relative)
+            else:
+                resolved[relative] = self.resolve_str(dataset, relative)
+        prefix = self._root_prefix(dataset)
+        for folder, members in by_folder.items():
+            listed = _regular_file_names(prefix + folder) if len(members) >= LISTING_THRESHOLD else None
+            for relative in members:
+                if listed is not None and relative.rpartition("/")[2] in listed:
+                    resolved[relative] = prefix + relative
+                else:
+                    resolved[relative] = self.resolve_str(dataset, relative)
+        return resolved
 
     def _root_prefix(self, dataset: SourceDataset) -> str:
         """The dataset root as a string that a plain relative path can be appended to."""

@@ -10,6 +10,10 @@ before the final bicubic resampling. `utils/bench_overhead.py` measures all of i
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+import os
+
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +45,25 @@ def checked_max_image_side(value: Any) -> int | None:
             "(_default_template_yaml in the folder `medmim tasks-path` prints)."
         )
     return value
+
+
+MAX_IMAGE_SIDE_VARIABLE = "MEDMIM_MAX_IMAGE_SIDE"
+
+
+def max_image_side_setting(
+    lmms_eval_specific_kwargs: Mapping[str, Any] | None, environ: Mapping[str, str] | None = None
+) -> int | None:
+    """The run's max_image_side: MEDMIM_MAX_IMAGE_SIDE when set (a whole number, or `off`), else the YAML's."""
+    text = (os.environ if environ is None else environ).get(MAX_IMAGE_SIDE_VARIABLE, "").strip()
+    if not text:
+        return checked_max_image_side((lmms_eval_specific_kwargs or {}).get(MAX_IMAGE_SIDE_KEY))
+    if text.lower() in {"off", "none", "null"}:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(
+            f"{MAX_IMAGE_SIDE_VARIABLE}={text!r}: use a whole number of pixels (1 or more), or `off` for full-size images."
+        )
+    return int(text)
 
 
 def fitted_size(size: tuple[int, int], max_image_side: int) -> tuple[int, int]:

@@ -7,7 +7,7 @@ from typing import Any
 
 from medmim_tasks.answers import extract_choice
 from medmim_tasks.docs import build_docs
-from medmim_tasks.images import load_image
+from medmim_tasks.images import load_image, max_image_side_setting
 from medmim_tasks.items import MULTIPLE_CHOICE
 from medmim_tasks.metrics import token_f1_recall
 from medmim_tasks.prompts import doc_messages, doc_text
@@ -40,7 +40,7 @@ def process_sanity_docs(dataset: Any) -> Any:
 
 def doc_to_visual(doc: Mapping[str, Any], lmms_eval_specific_kwargs: Mapping[str, Any] | None = None) -> list[Any]:
     """The item's images as RGB PIL images, opened now, in the item's order."""
-    max_side = (lmms_eval_specific_kwargs or {}).get("max_image_side")
+    max_side = max_image_side_setting(lmms_eval_specific_kwargs)
     return [load_image(path, max_side) for path in doc["image_paths"]]
 
 

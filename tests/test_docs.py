@@ -74,3 +74,35 @@ def test_one_missing_image_is_reported(medmim_env: dict[str, str], synthetic_ima
     with pytest.raises(MissingImagesError, match=r"1 of 1200 image references are missing") as error:
         build_docs("med_mim_held_out_odir")
     assert str(copy / "Training Images" / "0_left.jpg") in str(error.value)
+
+
+def test_resolve_all_lists_big_folders_and_falls_back_per_file(tmp_path: Path) -> None:
+    from medmim_tasks.image_paths import LISTING_THRESHOLD, ImageLocator
+
+    odir = SOURCE_DATASETS_BY_NAME["ODIR"]
+    folder = tmp_path / "ODIR" / "Training Images"
+    folder.mkdir(parents=True)
+    names = [f"{n}_left.jpg" for n in range(LISTING_THRESHOLD + 4)]
+    for name in names[:-2]:
+        (folder / name).write_bytes(b"x")
+    (folder / names[-1]).mkdir()  # a folder with an image's name is no image
+    refs = [f"Training Images/{name}" for name in names] + ["Training Images/0_left.jpg"]
+    resolved = ImageLocator({"MEDMIM_IMAGE_ROOT": str(tmp_path)}).resolve_all(odir, refs)
+    assert set(resolved) == set(refs)
+    assert all(resolved[f"Training Images/{name}"] == str(folder / name) for name in names[:-2])
+    assert resolved[f"Training Images/{names[-2]}"] is None and resolved[f"Training Images/{names[-1]}"] is None
+    locator = ImageLocator({"MEDMIM_IMAGE_ROOT": str(tmp_path)})
+    assert resolved == {ref: locator.resolve_str(odir, ref) for ref in refs}  # same answer as one stat each
+
+
+def test_resolve_all_keeps_mimic_jpg_fallback_in_big_folders(tmp_path: Path) -> None:
+    from medmim_tasks.image_paths import LISTING_THRESHOLD, ImageLocator
+
+    cxr = SOURCE_DATASETS_BY_NAME["MS-CXR-T"]
+    refs = [f"p10/p10000032/s50414267/{n:04d}.png" for n in range(LISTING_THRESHOLD + 1)]
+    for ref in refs:
+        jpg = tmp_path / "files" / Path(ref).with_suffix(".jpg")
+        jpg.parent.mkdir(parents=True, exist_ok=True)
+        jpg.write_bytes(b"x")
+    resolved = ImageLocator({"MEDMIM_MS_CXR_T_ROOT": str(tmp_path)}).resolve_all(cxr, refs)
+    assert all(resolved[ref] == str(tmp_path / "files" / Path(ref).with_suffix(".jpg")) for ref in refs)

@@ -340,3 +340,16 @@ def test_lmms_eval_hands_the_yaml_setting_to_doc_to_visual(medmim_env: dict[str,
     small = task.doc_to_visual(doc)
     assert [max(image.size) for image in small] == [min(16, max(image.size)) for image in full]
     assert max(max(image.size) for image in full) > 16
+
+
+def test_max_image_side_from_the_environment_wins_over_the_yaml() -> None:
+    from medmim_tasks.images import max_image_side_setting
+
+    assert max_image_side_setting({"max_image_side": 512}, {}) == 512
+    assert max_image_side_setting({"max_image_side": None}, {}) is None
+    assert max_image_side_setting(None, {}) is None
+    assert max_image_side_setting({"max_image_side": 512}, {"MEDMIM_MAX_IMAGE_SIDE": "1024"}) == 1024
+    assert max_image_side_setting({"max_image_side": 512}, {"MEDMIM_MAX_IMAGE_SIDE": "off"}) is None
+    for bad in ("0", "-3", "12.5", "big"):
+        with pytest.raises(ValueError, match="MEDMIM_MAX_IMAGE_SIDE"):
+            max_image_side_setting(None, {"MEDMIM_MAX_IMAGE_SIDE": bad})
