@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -122,3 +123,68 @@ def test_coverage_states_a_partial_run(kind: str, monkeypatch: pytest.MonkeyPatc
     assert scores["coverage"]["score"] == pytest.approx(99 / 366)
     record = scores["mc_acc" if kind == "multiple_choice" else "open_token_f1"]
     assert (record["items_evaluated"], record["items_total"]) == (99, 366)
+
+
+def _generated_pairs(count: int) -> list[tuple[str, str]]:
+    """Deterministic (reply, reference) pairs: repeated words, punctuation, case, unicode, empty texts."""
+    import random
+
+    rng = random.Random(7)
+    words = (
+        "the a an effusion pleural is smaller larger than before no change between two images portal vein "
+        "occluded both first second lesion stable progressive disease A-line 2nd 3 x-ray İstanbul ıi straße "
+        "ÄÖÜ 第二张 积液 . , ; ! ? ' \" ( ) - n't it's Patient's"
+    ).split()
+    few = "a b c d . ,".split()  # a small vocabulary: repeated n-grams, long common subsequences
+
+    def text(vocabulary: list[str], most: int) -> str:
+        return " ".join(rng.choices(vocabulary, k=rng.randint(0, most)))
+
+    pairs = [(text(words, 60), text(words, 25)) for _ in range(count)] + [(text(few, 30), text(few, 30)) for _ in range(count)]
+    pairs += [(reply, reply) for reply, _ in pairs[:50]]
+    return pairs + [("", ""), ("", "x"), ("x", ""), (" ", "."), ("\n\t", "A")] + PAIRS
+
+
+def test_rouge_l_equals_rouge_score_exactly() -> None:
+    scorer = RougeScorer(["rougeL"])
+    for prediction, reference in _generated_pairs(1500):
+        assert rouge_l(prediction, reference) == scorer.score(reference, prediction)["rougeL"].fmeasure, (prediction, reference)
+
+
+def test_rouge_tokens_are_rouge_scores_tokens() -> None:
+    from rouge_score.tokenize import tokenize
+
+    from medmim_tasks.metrics import _rouge_parts, _rouge_tokens
+
+    assert _rouge_parts()[0] is _rouge_tokens  # rouge-score's patterns are still the ones _rouge_tokens mirrors
+    texts = [text for pair in _generated_pairs(300) for text in pair] + ["ＡＢＣ １２ İI ǅ Σς ﬁ", "a\u00a0b\u2028c\x1cd"]
+    for text in texts:
+        assert _rouge_tokens(text) == tokenize(text, None), text
+
+
+def test_rouge_l_does_not_import_nltk() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys; from medmim_tasks.metrics import rouge_l; rouge_l('a b', 'b'); print('nltk' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
+
+
+def test_bleu_equals_sacrebleu_sentence_score_exactly() -> None:
+    from sacrebleu.metrics import BLEU
+
+    bleu = BLEU(lowercase=True, effective_order=True)
+    for prediction, reference in _generated_pairs(1500):
+        expected = bleu.sentence_score(prediction, [reference]).score / 100.0
+        assert sentence_bleu(prediction, reference) == expected, (prediction, reference)
+
+
+def test_token_f1_recall_counts_the_multiset_overlap() -> None:
+    for prediction, reference in _generated_pairs(500):
+        predicted, gold = normalised_tokens(prediction), normalised_tokens(reference)
+        f1, recall = token_f1_recall(prediction, reference)
+        if predicted and gold:
+            common = sum((Counter(predicted) & Counter(gold)).values())
+            assert recall == common / len(gold)
+            assert (f1 == 0.0) if common == 0 else f1 == pytest.approx(2 * common / (len(predicted) + len(gold)))
