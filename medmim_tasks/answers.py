@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -53,6 +53,26 @@ _UNDECIDED = "?"  # a commitment to more than one option
 
 def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
+
+
+def _lower_case_twin(pattern: re.Pattern[str]) -> re.Pattern[str]:
+    """The case-sensitive twin of an IGNORECASE pattern written in lower case (letters only as
+    lower-case literals or `A-Za-z` ranges).
+
+    On ASCII text lowered with `str.lower()` (same length, so the same positions) the twin finds
+    exactly the matches `pattern` finds in the original text, with the same spans, several times
+    faster: `re` compares case-folded characters one at a time and skips a failing branch of a
+    large alternation quickly only when it starts with a plain literal.
+    """
+    letters = re.sub(r"\\.|A-Za-z|\(\?P[<=]\w+[>)]", "", pattern.pattern)
+    if not pattern.flags & re.IGNORECASE or re.search(r"[A-Z]|\(\?-", letters):
+        raise ValueError(f"not an IGNORECASE pattern written in lower case: {pattern.pattern[:60]!r}")
+    return re.compile(pattern.pattern, pattern.flags & ~re.IGNORECASE)
+
+
+def _folded(text: str) -> str | None:
+    """`text` lower-cased when it is ASCII (then `_lower_case_twin` patterns apply), else None."""
+    return text.lower() if text.isascii() else None
 
 
 # --- preprocessing ---------------------------------------------------------------------------
@@ -97,11 +117,14 @@ _NEGATION_BEFORE = re.compile(
     r"eliminat(?:e|es|ed|ing))\b|n't\b|不是|并非|並非",
     re.IGNORECASE,
 )
+_CLAUSE_BREAK_FOLDED = _lower_case_twin(_CLAUSE_BREAK)
+_NEGATION_BEFORE_FOLDED = _lower_case_twin(_NEGATION_BEFORE)
 _EXCLUDED_BEFORE = re.compile(
     r"(?:\b(?:image|images|picture|figure|fig|panel|scan|view|film|series|grade|type|vitamin|hepatitis|group|"
     r"class|zone|category|stage|phase|lead|segment|patient|case)\.?[ \t]*|[A-Za-z]\.|[-/])$",
     re.IGNORECASE,
 )
+_EXCLUDED_BEFORE_FOLDED = _lower_case_twin(_EXCLUDED_BEFORE)
 
 # --- strong letter commitments anywhere in the reply -----------------------------------------
 _GAP = (
@@ -130,6 +153,18 @@ _COMMIT_LEAD = re.compile(
     r")(?P<gap>" + _GAP + r")[(\[{\"']?(?P<letter>[A-Za-z])(?![A-Za-z0-9])",
     re.IGNORECASE,
 )
+_COMMIT_LEAD_FOLDED = _lower_case_twin(_COMMIT_LEAD)
+# The whole words (runs of ASCII letters) a _COMMIT_LEAD match can begin with, besides "<answer>";
+# tests/test_extract_choice.py derives them from the pattern and fails when they fall behind it.
+_COMMIT_LEAD_FIRST_WORDS = _words(
+    "final correct right best most my our answer ans option choice selection solution response prediction result "
+    "i choose chose choosing select selected selecting pick picked picking go going went opt opting lean leaning "
+    "settle vote would looks seems appears categorise categorize categorised categorized classify classified "
+    "corresponds correspond consistent points point in suggests suggest indicates indicate supports support "
+    "therefore thus hence so consequently overall finally ultimately it that this which should must probably "
+    "possibly likely perhaps maybe actually wait waitno rather instead correction"  # "waitno": wait\s*,?\s*no
+)
+_COMMIT_LEAD_RUN_ON = ("antwort", "respuesta", "resposta", "risposta")  # leads that may run into the letter
 _CORRECTION_LEAD = re.compile(r"actually|wait|rather|instead|i\s+mean|correction", re.IGNORECASE)
 _DISJUNCTION_BEFORE = re.compile(r"(?:\bor|/|或)[ \t]*$", re.IGNORECASE)
 _BARE_NOUN_LEAD = re.compile(r"(?:" + _NOUN_LEADS + r"|final answer|my answer|correct answer)", re.IGNORECASE)
@@ -142,12 +177,17 @@ _LETTER_IS_RIGHT = re.compile(
     r"|(?i:best[ \t]+)?(?i:fits|matches|describes|reflects)(?:[ \t]+(?i:best|most))?)"
     r"(?=[ \t]*(?:[.,;!?)\n]|$)|[ \t]+(?i:because|since|as|given|here|for|and|with|the)\b)"
 )
+# What every _LETTER_IS_RIGHT match contains (a cheap search that rules it out for most replies).
+_LETTER_IS_RIGHT_CORE = re.compile(
+    r"[A-Z][)\]]?[ \t]+(?i:is|seems|appears|looks|would|remains|best|fits|matches|describes|reflects)"
+)
 
 # --- weak letter commitments -----------------------------------------------------------------
 _LETTER_IN_PARENS = re.compile(r"[(\[]([A-Z])[)\]]")
 _PARENS_AT_LINE_END = re.compile(r"[(\[]([A-Z])[)\]][ \t]*[.!]?[ \t]*$", re.MULTILINE)
 _LETTER_SENTENCE_AT_END = re.compile(r"[.!?][ \t]+[(\[]?([A-Z])[)\]]?[ \t]*[.!]?[ \t]*$")
 _LETTER_AT_END = re.compile(r"[,\-\u2013\u2014:][ \t]*[(\[]?([A-Z])[)\]]?[ \t]*[.!]?[ \t]*$")
+_AFTER_END_LETTER = " \t.!)]\n"  # what may follow the letter of the two patterns above (\n: `$`)
 
 # --- lines -----------------------------------------------------------------------------------
 _LINE_PREFIX = r"[ \t>#\-\u2022]*(?:\d+[.)][ \t]*)?"
@@ -160,7 +200,9 @@ _BARE_LINE = re.compile(
     + r"""(?:(?i:option|choice|answer|final answer)[ \t]*[:\-]?[ \t]*)?[(\[{"']*([A-Za-z])[)\]}"']*[ \t]*[.:!?]?[ \t]*$"""
 )
 _INLINE_MARKER = re.compile(r"(?<![A-Za-z0-9])[(\[]?([A-Z])[)\]]?[ \t]*[:.)\-\u2013\u2014][ \t]*")
+_INLINE_MARKER_CORE = re.compile(r"[A-Z][)\]]?[ \t]*[:.)\-\u2013\u2014]")  # in every _INLINE_MARKER match
 _INLINE_LABEL = re.compile(r"(?<![A-Za-z0-9.])[(\[]?([A-Z])(?:\)|[ \t]*:)")
+_INLINE_LABEL_CORE = re.compile(r"[A-Z](?:\)|[ \t]*:)")  # in every _INLINE_LABEL match
 _START_LETTER = re.compile(r"""[\s(\[{"']*(?:(?i:option|choice)[ \t]*)?[(\[{"']*([A-Za-z])(?![A-Za-z0-9])""")
 _LETTER_MENTION = re.compile(
     r"(?:\b(?i:option|choice|answer)\s*[(\[]?[A-Z](?![A-Za-z0-9])|[(\[][A-Z][)\]]|^"
@@ -171,6 +213,7 @@ _LETTER_MENTION = re.compile(
 
 # --- option text -----------------------------------------------------------------------------
 _NON_WORD = re.compile(r"[\W_]+")
+_NON_ALNUM_TO_SPACES = str.maketrans({chr(code): " " for code in range(128) if not chr(code).isalnum()})
 _ARTICLES = frozenset({"the", "a", "an"})
 _NUMBER_ORDINALS = {
     "1": "first",
@@ -185,6 +228,7 @@ _NUMBER_ORDINALS = {
 _SUFFIX_ORDINALS = {"1st": "first", "2nd": "second", "3rd": "third", "4th": "fourth"}
 _ORDINALS = frozenset({"first", "second", "third", "fourth", "last", "middle", "final", "latter", "former"})
 _IMAGE_NOUNS = frozenset({"image", "picture", "scan", "photo", "photograph"})
+_REWRITTEN_TOKENS = _IMAGE_NOUNS | _SUFFIX_ORDINALS.keys() | {"one"}  # the only tokens _normalise changes
 _LOOSE_DROP = frozenset({"image", "images"})
 _PLACE_FILLER = _words(
     "image images in sequence order line row one examination exam offered very displayed listed shown presented "
@@ -192,8 +236,9 @@ _PLACE_FILLER = _words(
 )
 _PLACE_NOUNS = _words("image images one examination exam scan picture view study mammogram radiograph film slice photo")
 _PLACE_PHRASES = frozenset({"sequence", "order", "line", "row"})
+_ANSWER_ADJECTIVES = ("final", "correct", "right", "best", "my")
 _STRONG_TEXT_LEAD = re.compile(
-    r"(?:\b(?:final|correct|right|best|my)\s+answer\b|\banswer\b)[\s\"':=\-\u2013\u2014]*([^.;!?\n]{1,300})",
+    r"(?:\b(?:" + "|".join(_ANSWER_ADJECTIVES) + r")\s+answer\b|\banswer\b)[\s\"':=\-\u2013\u2014]*([^.;!?\n]{1,300})",
     re.IGNORECASE,
 )
 _WEAK_TEXT_LEAD = re.compile(
@@ -201,6 +246,12 @@ _WEAK_TEXT_LEAD = re.compile(
     r"\bconsistent\s+with\b|\bindicat(?:es|ing)\b|\bsuggest(?:s|ing)\b|\bcategori[sz]ed?\s+(?:it\s+|this\s+)?as\b|"
     r"\bdiagnosis\s*(?:is|:))[\s\"':=\-\u2013\u2014]*([^.;!?\n]{1,300})",
     re.IGNORECASE,
+)
+_STRONG_TEXT_LEAD_FOLDED = _lower_case_twin(_STRONG_TEXT_LEAD)
+_WEAK_TEXT_LEAD_FOLDED = _lower_case_twin(_WEAK_TEXT_LEAD)
+_WEAK_TEXT_LEAD_FIRST_WORDS = _words(  # as _COMMIT_LEAD_FIRST_WORDS, for _WEAK_TEXT_LEAD
+    "i it this that consistent indicates indicating suggests suggesting categorise categorize categorised "
+    "categorized diagnosis diagnosisis"
 )
 _LEAD_FILLER = _words(
     "is are was likely probably most clearly definitely therefore thus option choice that it s this would "
@@ -249,7 +300,12 @@ class _Commitment(NamedTuple):
 
 def _normalise(text: str) -> str:
     """' tok tok ' : lower case, no punctuation or articles, image ordinals spelt out ('second image')."""
-    tokens = [token for token in _NON_WORD.split(text.lower()) if token and token not in _ARTICLES]
+    if text.isascii():  # the same tokens as _NON_WORD.split, faster
+        tokens = [token for token in text.lower().translate(_NON_ALNUM_TO_SPACES).split() if token not in _ARTICLES]
+    else:
+        tokens = [token for token in _NON_WORD.split(text.lower()) if token and token not in _ARTICLES]
+    if _REWRITTEN_TOKENS.isdisjoint(tokens):
+        return " " + " ".join(tokens) + " " if tokens else " "  # what the loop below gives them
     out: list[str] = []
     index = 0
     while index < len(tokens):
@@ -272,6 +328,8 @@ def _normalise_sentences(text: str) -> str:
 
 
 def _loose(normalised: str) -> str:
+    if " image" not in normalised:
+        return normalised  # nothing of _LOOSE_DROP in it: the same string
     tokens = [token for token in normalised.split() if token not in _LOOSE_DROP]
     return " " + " ".join(tokens) + " " if tokens else " "
 
@@ -403,7 +461,7 @@ def _judge_letter(text: str, start: int, options: _Options) -> str | None:
         return None  # C-spine, A's, A/G ratio
     if nxt[:1] == "." and nxt[1:2].isalpha():
         return None  # e.g.
-    if start and _EXCLUDED_BEFORE.search(text, max(0, start - 14), start):
+    if start and _excluded_before(text, start):
         return None  # image B, vitamin D, e.g, BI-RADS
     if _NEGATED_AFTER.match(text, after):
         return None
@@ -412,16 +470,26 @@ def _judge_letter(text: str, start: int, options: _Options) -> str | None:
     if partner and partner.group(1) != letter and _is_partner_letter(text, partner.start(1)):
         return _UNDECIDED
     word = _WORD_AFTER.match(text, after)
+    own = options.by_letter.get(letter)  # None for a letter that is no option: then no text follows it
     if (
         word
         and word.group(1).lower() not in _CONTINUATION
-        and not _normalise(text[after : after + 200]).startswith(options.by_letter.get(letter, "\0"))
+        and not (own is not None and _normalise(text[after : after + 200]).startswith(own))
     ):
         return None  # the article "A", the pronoun "I", "B cells"
     labelled = _LABEL_TEXT.match(text, after)
     if labelled and _contradicts(letter, labelled.group(1), options):
         return _UNDECIDED  # "A. Cataract" when cataract is option B
     return letter
+
+
+def _excluded_before(text: str, start: int) -> bool:
+    """`_EXCLUDED_BEFORE.search(text, max(0, start - 14), start)`: on ASCII text through its
+    lower-case twin, on the window and the one character before it that `\\b` looks at."""
+    if not text.isascii():
+        return bool(_EXCLUDED_BEFORE.search(text, max(0, start - 14), start))
+    context = max(0, start - 15)
+    return bool(_EXCLUDED_BEFORE_FOLDED.search(text[context:start].lower(), max(0, start - 14) - context))
 
 
 def _is_partner_letter(text: str, start: int) -> bool:
@@ -433,10 +501,15 @@ def _is_partner_letter(text: str, start: int) -> bool:
 def _clause_negated(text: str, start: int) -> bool:
     """Whether the clause before `start` negates what follows ('I don't think the answer is A')."""
     window = text[max(0, start - 80) : start]
-    breaks = list(_CLAUSE_BREAK.finditer(window))
-    if breaks:
-        window = window[breaks[-1].end() :]
-    return bool(_NEGATION_BEFORE.search(window))
+    clause_break, negation = _CLAUSE_BREAK, _NEGATION_BEFORE
+    if window.isascii():
+        window, clause_break, negation = window.lower(), _CLAUSE_BREAK_FOLDED, _NEGATION_BEFORE_FOLDED
+    if not negation.search(window):
+        return False  # every negation in the clause is one in the window (a clause starts after a non-word)
+    clause_start = 0
+    for clause_start_match in clause_break.finditer(window):
+        clause_start = clause_start_match.end()
+    return bool(negation.search(window[clause_start:]))
 
 
 def _lines(text: str) -> list[tuple[int, str]]:
@@ -454,9 +527,12 @@ def _is_listing(text: str, lines: list[tuple[int, str]], options: _Options) -> b
     marked = {m.group(1) for _, line in lines if (m := _MARKER_LINE.match(line)) and m.group(2).strip()}
     if len(marked) >= 2:
         return True
-    labels = {m.group(1) for m in _INLINE_LABEL.finditer(text) if m.group(1) in options.letters}
-    if len(labels) >= 2:
-        return True
+    if _INLINE_LABEL_CORE.search(text):
+        labels = {m.group(1) for m in _INLINE_LABEL.finditer(text) if m.group(1) in options.letters}
+        if len(labels) >= 2:
+            return True
+    if not _INLINE_MARKER_CORE.search(text):
+        return False
     inline = set()
     for match in _INLINE_MARKER.finditer(text):
         own = options.by_letter.get(match.group(1))
@@ -473,35 +549,43 @@ def _commitments(text: str, options: _Options) -> list[_Commitment]:
         if value is not None:
             found.append(_Commitment(position, value, strong))
 
-    for match in _COMMIT_LEAD.finditer(text):
+    folded = _folded(text)
+    words = _Words(folded) if folded is not None and len(folded) >= _SCAN_WHOLE_BELOW else None
+    for match in _commit_leads(text, folded, words):
         start = match.start("letter")
-        if _clause_negated(text, match.start()) and not _CORRECTION_LEAD.match(match.group("lead")):
+        lead = text[match.start("lead") : match.end("lead")]
+        if _clause_negated(text, match.start()) and not _CORRECTION_LEAD.match(lead):
             continue  # "I don't think the answer is A" (but "No, wait: C" is a correction)
         if _DISJUNCTION_BEFORE.search(text, max(0, match.start() - 8), match.start()):
             continue  # "B or possibly C": the partner of an undecided commitment
-        bare_noun = not match.group("gap").strip(" \t") and _BARE_NOUN_LEAD.fullmatch(match.group("lead"))
+        bare_noun = not text[match.start("gap") : match.end("gap")].strip(" \t") and _BARE_NOUN_LEAD.fullmatch(lead)
         if bare_noun and not _TERMINAL_AFTER.match(text, start + 1):
             continue  # "answer A would imply ...": a mention, not a commitment
         add(start, _judge_letter(text, start, options))
-    for match in _LETTER_IS_RIGHT.finditer(text):
-        if not _clause_negated(text, match.start(1)) and not _EXCLUDED_BEFORE.search(
-            text, max(0, match.start() - 14), match.start()
-        ):
-            add(match.start(1), _judge_letter(text, match.start(1), options))
+    if _LETTER_IS_RIGHT_CORE.search(text):
+        for match in _LETTER_IS_RIGHT.finditer(text):
+            if not _clause_negated(text, match.start(1)) and not _excluded_before(text, match.start()):
+                add(match.start(1), _judge_letter(text, match.start(1), options))
 
     lines = _lines(text)
-    listing = _is_listing(text, lines, options)
-    bare_lines = [(offset, match) for offset, line in lines if (match := _BARE_LINE.match(line))]
-    several_bare = len({match.group(1).upper() for _, match in bare_lines}) > 1  # "A\nB\nC\nD": no pick
-    for number, (offset, line) in enumerate(lines):
-        bare = _BARE_LINE.match(line)
+    listing: list[bool] = []  # _is_listing(...), worked out the first time a rule needs it
+
+    def is_listing() -> bool:
+        if not listing:
+            listing.append(_is_listing(text, lines, options))
+        return listing[0]
+
+    bare_lines = [(offset, _BARE_LINE.match(line)) for offset, line in lines]
+    several_bare = len({match.group(1).upper() for _, match in bare_lines if match}) > 1  # "A\nB\nC\nD": no pick
+    for number, ((offset, line), (_, bare)) in enumerate(zip(lines, bare_lines)):
         if bare:
             if not several_bare:
                 add(offset + bare.start(1), _judge_letter(text, offset + bare.start(1), options))
             continue
-        if listing:
-            continue
         marker = _MARKER_LINE.match(line)
+        start = _START_LETTER.match(line) if number == 0 and not marker else None
+        if (marker or start) and is_listing():
+            continue
         if marker:
             letter, rest = marker.group(1), marker.group(2)
             position = offset + marker.start(1)
@@ -511,35 +595,115 @@ def _commitments(text: str, options: _Options) -> list[_Commitment]:
                     judged = _UNDECIDED
                 add(position, judged)
             continue
-        if number == 0:
-            start = _START_LETTER.match(line)
-            if start:
-                add(offset + start.start(1), _judge_letter(text, offset + start.start(1), options))
-    last_sentence = _LETTER_SENTENCE_AT_END.search(text)
+        if start:
+            add(offset + start.start(1), _judge_letter(text, offset + start.start(1), options))
+    # _LETTER_SENTENCE_AT_END and _LETTER_AT_END match the end of the text: a punctuation mark,
+    # spaces, a bracket, the capital letter, then only characters of _AFTER_END_LETTER. Without
+    # such a letter there is no match; with one, no match can start before `end_from`.
+    before_letter = text.rstrip(_AFTER_END_LETTER)
+    capital_at_end = bool(before_letter) and "A" <= before_letter[-1] <= "Z"
+    end_from = max(0, len(before_letter[:-1].rstrip(" \t([")) - 1)
+    last_sentence = _LETTER_SENTENCE_AT_END.search(text, end_from) if capital_at_end else None
     if last_sentence:
         add(last_sentence.start(1), _judge_letter(text, last_sentence.start(1), options))
-    for match in _STRONG_TEXT_LEAD.finditer(text):
-        if not _clause_negated(text, match.start()):
-            add(match.start(1), _text_after_lead(match.group(1), options))
+    if folded is None or "answer" in folded:
+        answers = _STRONG_TEXT_LEAD.finditer(text) if folded is None else _strong_text_leads(folded)
+        for match in answers:
+            if not _clause_negated(text, match.start()):
+                add(match.start(1), _text_after_lead(text[match.start(1) : match.end(1)], options))
 
-    for match in _LETTER_IN_PARENS.finditer(text):
+    parentheses = "(" in text or "[" in text  # _LETTER_IN_PARENS and _PARENS_AT_LINE_END need one
+    for match in _LETTER_IN_PARENS.finditer(text) if parentheses else ():
         own = options.by_letter.get(match.group(1))
         if own and own.strip() and _normalise(text[max(0, match.start() - 200) : match.start()]).endswith(own):
             add(match.start(1), match.group(1), strong=False)
-    for match in _PARENS_AT_LINE_END.finditer(text):
+    for match in _PARENS_AT_LINE_END.finditer(text) if parentheses else ():
         if not _clause_negated(text, match.start()):
             add(match.start(1), _judge_letter(text, match.start(1), options), strong=False)
-    end = _LETTER_AT_END.search(text)
-    if end and not listing:
+    end = _LETTER_AT_END.search(text, end_from) if capital_at_end else None
+    if end and not is_listing():
         clause = text[: end.start()].rsplit("\n", 1)[-1]
         value = _judge_letter(text, end.start(1), options)
         if value not in (None, _UNDECIDED) and _contradicts(value, clause, options):
             value = _UNDECIDED
         add(end.start(1), value, strong=False)
-    for match in _WEAK_TEXT_LEAD.finditer(text):
+    if folded is None:
+        weak_leads = _WEAK_TEXT_LEAD.finditer(text)
+    elif words is None:
+        weak_leads = _WEAK_TEXT_LEAD_FOLDED.finditer(folded)
+    else:
+        weak_leads = _matches_from(_WEAK_TEXT_LEAD_FOLDED, folded, words.starts(_WEAK_TEXT_LEAD_FIRST_WORDS))
+    for match in weak_leads:
         if not _clause_negated(text, match.start()):
-            add(match.start(1), _text_after_lead(match.group(1), options), strong=False)
+            add(match.start(1), _text_after_lead(text[match.start(1) : match.end(1)], options), strong=False)
     return found
+
+
+def _matches_from(pattern: re.Pattern[str], text: str, starts: list[int]) -> Iterator[re.Match[str]]:
+    """`pattern.finditer(text)` for a pattern that never matches the empty string, given every
+    position where a match can start (sorted, a superset is fine): the same matches, found by
+    trying the pattern at those positions only."""
+    resume = 0
+    for start in starts:
+        if start >= resume and (match := pattern.match(text, start)):
+            yield match
+            resume = match.end()
+
+
+class _Words:
+    """Where the words of a long lower-cased ASCII reply start, for trying a pattern only at the
+    words its matches can begin with (one pass of _COMMIT_LEAD over a reply costs about 50 ns a
+    character; finding words with str methods costs a few)."""
+
+    def __init__(self, folded: str) -> None:
+        # Every non-letter a space, padded: " word " finds whole words (runs of letters); the word
+        # found at spaced[at:] starts at folded[at].
+        self.spaced = " " + folded.translate(_NON_LETTERS_TO_SPACES) + " "
+        self.present = frozenset(self.spaced.split())
+
+    def starts(self, first_words: frozenset[str]) -> list[int]:
+        """Sorted start positions of every occurrence of the words of `first_words`."""
+        found: list[int] = []
+        for word in first_words & self.present:
+            needle = f" {word} "
+            at = self.spaced.find(needle)
+            while at != -1:
+                found.append(at)
+                at = self.spaced.find(needle, at + len(word) + 1)
+        return sorted(found)
+
+
+_NON_LETTERS_TO_SPACES = str.maketrans({chr(code): " " for code in range(128) if not chr(code).isalpha()})
+_SCAN_WHOLE_BELOW = 200  # characters: shorter replies get one pass of each pattern, the cheaper way there
+
+
+def _commit_leads(text: str, folded: str | None, words: _Words | None) -> Iterator[re.Match[str]]:
+    """`_COMMIT_LEAD.finditer(text)`; on a long ASCII reply (`words`), tried only where one of the
+    words a lead begins with starts, or at "<answer>"."""
+    if folded is None:
+        return _COMMIT_LEAD.finditer(text)
+    if words is None or any(lead in folded for lead in _COMMIT_LEAD_RUN_ON):
+        return _COMMIT_LEAD_FOLDED.finditer(folded)
+    starts = words.starts(_COMMIT_LEAD_FIRST_WORDS)
+    if "<answer" in folded:
+        starts = sorted(starts + [at - 1 for at in words.starts(frozenset({"answer"})) if folded[at - 1 : at] == "<"])
+    return _matches_from(_COMMIT_LEAD_FOLDED, folded, starts)
+
+
+def _strong_text_leads(folded: str) -> Iterator[re.Match[str]]:
+    """`_STRONG_TEXT_LEAD_FOLDED.finditer(folded)`, trying the pattern only where a match can start:
+    at an "answer", or at one of the words the pattern allows before it ("final", "my", ...)."""
+    starts: list[int] = []
+    at = folded.find("answer")
+    while at != -1:
+        starts.append(at)
+        word_end = at
+        while word_end and folded[word_end - 1].isspace():
+            word_end -= 1
+        if word_end < at:
+            starts += [word_end - len(word) for word in _ANSWER_ADJECTIVES if folded.endswith(word, 0, word_end)]
+        at = folded.find("answer", at + 1)
+    return _matches_from(_STRONG_TEXT_LEAD_FOLDED, folded, sorted(starts))
 
 
 def _text_after_lead(rest: str, options: _Options) -> str | None:
@@ -606,7 +770,6 @@ def _describes_several_images(padded: str) -> bool:
 def _text_choice(text: str, options: _Options) -> str | None:
     """The option a reply names by its text alone, or None."""
     whole = _normalise(text)
-    sentences = _normalise_sentences(text)
     letters = options.heads.get(whole) or options.loose_heads.get(_loose(whole))
     if letters:
         return next(iter(letters)) if len(letters) == 1 else None
@@ -614,15 +777,18 @@ def _text_choice(text: str, options: _Options) -> str | None:
         return None  # a reply that talks in letters but commits to none
     first_clause = _FIRST_CLAUSE.match(text)
     for part in (text.split("\n", 1)[0], first_clause.group(0) if first_clause else ""):
+        if part == text:
+            continue  # normalised as `whole` above: no option's text
         normalised = _normalise(part)
         letters = options.heads.get(normalised) or options.loose_heads.get(_loose(normalised))
         if letters:
             if len(letters) != 1:
                 return None
             letter = next(iter(letters))
-            return letter if _mentioned_options(sentences, options) <= {letter} else None
+            return letter if _mentioned_options(_normalise_sentences(text), options) <= {letter} else None
     if _HEDGE.search(text):
         return None
+    sentences = _normalise_sentences(text)
     if options.pairs is not None:
         return _pair_choice(text, options)
     if options.ordinals is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -137,3 +138,146 @@ def test_compare_extractors_script_prints_the_three_parsers() -> None:
     assert rows["wrong letter (grader took another)"][0] == "0"
     assert rows["letter where the grader took none"][0] == "0"
     assert rows["random guess (no letter found)"][0] == "0"
+
+
+# --- the fast paths of answers.py find exactly what the plain patterns find ----------------------
+
+_PROSE = (
+    "The first image shows a well-defined opacity in the upper outer region, while the second image shows "
+    "the same region with slightly different contrast. It is likely benign; this is consistent with a stable "
+    "finding, which suggests that follow-up is enough, although I think a definitive judgement is difficult."
+)
+
+
+def _texts_for_scans() -> list[str]:
+    """Corpus replies alone, inside long prose, upper- and lower-cased, plus a few hand-made edge cases."""
+    import random
+
+    rng = random.Random(11)
+    replies = [case.reply for case in CASES]
+    texts = replies + [_PROSE + " " + reply for reply in replies] + [reply + "\n\n" + _PROSE for reply in replies]
+    texts += [" ".join(rng.choices(replies + [_PROSE], k=4)).upper() for _ in range(150)]
+    texts += [" ".join(rng.choices(replies + [_PROSE], k=4)).lower() for _ in range(150)]
+    texts += [
+        _PROSE + " Waitno, B.",
+        _PROSE + " <answer>C</answer>",
+        _PROSE + " Antworte B",
+        _PROSE + " Final   answer:\tD",
+        _PROSE + " diagnosisis glaucoma",
+        _PROSE + " İt is B; the answer ıs C",
+        _PROSE + "\x1c so\x1cB",
+    ]
+    return texts
+
+
+def _spans(matches) -> list[tuple[tuple[int, int], ...]]:  # type: ignore[no-untyped-def]
+    return [tuple(match.span(group) for group in range(match.re.groups + 1)) for match in matches]
+
+
+def test_lower_case_twins_match_like_their_patterns() -> None:
+    from medmim_tasks import answers
+
+    twins = [
+        (answers._COMMIT_LEAD, answers._COMMIT_LEAD_FOLDED),
+        (answers._STRONG_TEXT_LEAD, answers._STRONG_TEXT_LEAD_FOLDED),
+        (answers._WEAK_TEXT_LEAD, answers._WEAK_TEXT_LEAD_FOLDED),
+        (answers._CLAUSE_BREAK, answers._CLAUSE_BREAK_FOLDED),
+        (answers._NEGATION_BEFORE, answers._NEGATION_BEFORE_FOLDED),
+        (answers._EXCLUDED_BEFORE, answers._EXCLUDED_BEFORE_FOLDED),
+    ]
+    for text in _texts_for_scans():
+        if text.isascii():
+            for pattern, twin in twins:
+                assert _spans(twin.finditer(text.lower())) == _spans(pattern.finditer(text)), (pattern.pattern[:40], text)
+    with pytest.raises(ValueError, match="lower case"):
+        answers._lower_case_twin(re.compile("Answer", re.IGNORECASE))
+
+
+def test_word_filtered_scans_find_every_match() -> None:
+    from medmim_tasks import answers
+
+    for text in _texts_for_scans():
+        folded = answers._folded(text)
+        words = answers._Words(folded) if folded is not None else None
+        assert _spans(answers._commit_leads(text, folded, words)) == _spans(answers._COMMIT_LEAD.finditer(text)), text
+        if folded is not None:
+            assert _spans(answers._strong_text_leads(folded)) == _spans(answers._STRONG_TEXT_LEAD.finditer(text)), text
+            weak = answers._matches_from(
+                answers._WEAK_TEXT_LEAD_FOLDED, folded, words.starts(answers._WEAK_TEXT_LEAD_FIRST_WORDS)  # type: ignore[union-attr]
+            )
+            assert _spans(weak) == _spans(answers._WEAK_TEXT_LEAD.finditer(text)), text
+        for start in range(0, len(text), 7):
+            expected = bool(answers._EXCLUDED_BEFORE.search(text, max(0, start - 14), start))
+            assert answers._excluded_before(text, start) == expected, (text, start)
+
+
+def _first_words(pattern) -> set[str]:  # type: ignore[no-untyped-def]
+    """How the matches of an IGNORECASE pattern on ASCII text can begin: the run of letters they
+    start with (lower case), or '|' and the character when they start with something else."""
+    try:
+        from re import _constants as sre, _parser as parser  # type: ignore[attr-defined]
+    except ImportError:  # Python 3.10
+        import sre_constants as sre  # type: ignore[no-redef]
+        import sre_parse as parser  # type: ignore[no-redef]
+
+    found: set[str] = set()
+
+    def ends(word: str, mark: str) -> None:
+        found.add(word or "|" + mark)
+
+    def walk(items: list, word: str) -> None:  # type: ignore[type-arg]
+        if not items:
+            return ends(word, "end")
+        (op, av), rest = items[0], items[1:]
+        if op is sre.ASSERT and av[0] == 1 and all(not start[:1].isalpha() for start in _first_words(av[1])):
+            return ends(word, "lookahead")  # no letter passes it
+        if op in (sre.ASSERT, sre.ASSERT_NOT) or (op is sre.AT and not word):
+            return walk(rest, word)
+        if op is sre.AT:
+            return ends(word, "")  # \b after a letter: no letter follows
+        if op is sre.LITERAL:
+            char = chr(av)
+            if not char.isascii():
+                return None  # ASCII text never goes this way
+            return walk(rest, word + char.lower()) if char.isalpha() else ends(word, char)
+        if op is sre.IN:
+            if any(kind not in (sre.LITERAL, sre.RANGE) for kind, _ in av):
+                return ends(word, "class")  # \s, [^...]: taken as not a letter, so the word ends
+            chars = [chr(value) for kind, value in av if kind is sre.LITERAL]
+            chars += [chr(code) for kind, value in av if kind is sre.RANGE for code in range(value[0], value[1] + 1)]
+            chars = [char for char in chars if char.isascii()]
+            if not chars:
+                return None
+            if not all(char.isalpha() for char in chars):
+                return ends(word, "class")
+            for char in sorted({char.lower() for char in chars}):
+                walk(rest, word + char)
+            return None
+        if op is sre.BRANCH:
+            for alternative in av[1]:
+                walk(list(alternative) + rest, word)
+            return None
+        if op is sre.SUBPATTERN:
+            return walk(list(av[-1]) + rest, word)
+        if op in (sre.MAX_REPEAT, sre.MIN_REPEAT):
+            if av[0] == 0:
+                walk(rest, word)
+            return walk(list(av[2]) + rest, word) if av[1] >= 1 else None
+        return ends(word, str(op))
+
+    walk(list(parser.parse(pattern.pattern, pattern.flags) if isinstance(pattern, re.Pattern) else pattern), "")
+    return found
+
+
+def test_first_word_lists_cover_their_patterns() -> None:
+    """The word filters try a pattern only at the words its matches can begin with: derived here from
+    the patterns themselves, so a new alternative that the lists miss fails this test."""
+    from medmim_tasks import answers
+
+    commit = _first_words(answers._COMMIT_LEAD)
+    assert {start for start in commit if start.startswith("|")} == {"|<"}  # "<answer>", handled apart
+    run_on = [start for start in commit if start.startswith(answers._COMMIT_LEAD_RUN_ON)]
+    assert set(run_on) >= set(answers._COMMIT_LEAD_RUN_ON)  # leads that run into the letter: a whole scan
+    assert commit - {"|<"} - set(run_on) <= answers._COMMIT_LEAD_FIRST_WORDS
+    assert _first_words(answers._WEAK_TEXT_LEAD) <= answers._WEAK_TEXT_LEAD_FIRST_WORDS
+    assert _first_words(answers._STRONG_TEXT_LEAD) <= {"answer", *answers._ANSWER_ADJECTIVES}

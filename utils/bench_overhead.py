@@ -517,6 +517,17 @@ def measure_scoring(report: Report, docs: Sequence[dict[str, Any]], calls: int) 
     return rate
 
 
+def measure_only_scoring(report: Report, benchmark_dir: Path, empty_root: Path, calls: int) -> float:
+    """(5) on the documents of the six full files, pinned to one CPU."""
+    before = pin_to_one_cpu()
+    try:
+        full_environ = {"MEDMIM_BENCHMARK_DIR": str(benchmark_dir), "MEDMIM_IMAGE_ROOT": str(empty_root)}
+        all_docs = [doc for split in SPLITS for doc in build_docs(split.task, full_environ)]
+        return measure_scoring(report, all_docs, calls)
+    finally:
+        unpin(before)
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -529,6 +540,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--scoring-calls", type=int, default=20_000, help="process_results calls timed in (5), each timed 3 times (default 20,000)")
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="processes writing the image tree (default 2)")
     parser.add_argument("--work-dir", type=Path, help="keep the sample files, images and runs here (reused when run again)")
+    parser.add_argument("--only", choices=("scoring",), help="run only this section (scoring: (5) alone, about half a minute)")
     return parser.parse_args(argv)
 
 
@@ -569,6 +581,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     work = args.work_dir.resolve() if args.work_dir else Path(tempfile.mkdtemp(prefix="medmim-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     report = Report()
+    if args.only == "scoring":
+        try:
+            empty_root = work / "empty-images"
+            write_empty_tree(empty_root, benchmark_dir)
+            print(report.markdown() if measure_only_scoring(report, benchmark_dir, empty_root, args.scoring_calls) else "")
+        finally:
+            if args.work_dir is None:
+                shutil.rmtree(work, ignore_errors=True)
+        return 0
     try:
         big = sample_indices(benchmark_dir, args.items_per_split)
         small, heaviest_megapixels = small_sample(benchmark_dir, big, args.small_items_per_split)
@@ -632,13 +653,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "no climb",
                 )
 
-        before = pin_to_one_cpu()
-        try:
-            full_environ = {"MEDMIM_BENCHMARK_DIR": str(benchmark_dir), "MEDMIM_IMAGE_ROOT": str(empty_root)}
-            all_docs = [doc for split in SPLITS for doc in build_docs(split.task, full_environ)]
-            scoring_rate = measure_scoring(report, all_docs, args.scoring_calls)
-        finally:
-            unpin(before)
+        scoring_rate = measure_only_scoring(report, benchmark_dir, empty_root, args.scoring_calls)
 
         print(report.markdown())
         print(f"\n{sampled} sampled items ({args.items_per_split} per split), repeats={args.repeats}, total {time.perf_counter() - began:.0f} s on {os.cpu_count()} CPUs; scoring {scoring_rate:,.0f} replies/s")
