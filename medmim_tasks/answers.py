@@ -542,7 +542,8 @@ def _is_listing(text: str, lines: list[tuple[int, str]], options: _Options) -> b
 
 
 def _commitments(text: str, options: _Options) -> list[_Commitment]:
-    """Every strong and weak commitment the reply makes, in no particular order."""
+    """Every strong commitment the reply makes, in no particular order; when it makes none, every
+    weak one (weak commitments count only then, see _decide)."""
     found: list[_Commitment] = []
 
     def add(position: int, value: str | None, strong: bool = True) -> None:
@@ -611,6 +612,8 @@ def _commitments(text: str, options: _Options) -> list[_Commitment]:
         for match in answers:
             if not _clause_negated(text, match.start()):
                 add(match.start(1), _text_after_lead(text[match.start(1) : match.end(1)], options))
+    if found:
+        return found  # all strong: _decide reads only those
 
     parentheses = "(" in text or "[" in text  # _LETTER_IN_PARENS and _PARENS_AT_LINE_END need one
     for match in _LETTER_IN_PARENS.finditer(text) if parentheses else ():

@@ -81,7 +81,11 @@ def _ngrams(tokens: list[str], order: int) -> Iterator[str | tuple[str, ...]]:
 
 def _clipped_matches(hypothesis: list[str], gold: list[str], order: int) -> int:
     """BLEU's matched n-gram count: over the gold n-grams, the lesser of their counts in each."""
-    gold_counts = Counter(_ngrams(gold, order))
+    gold_ngrams = list(_ngrams(gold, order))
+    distinct = set(gold_ngrams)
+    if len(distinct) == len(gold_ngrams):  # each gold n-gram once: it counts 1 if the reply has it
+        return len(distinct.intersection(_ngrams(hypothesis, order)))
+    gold_counts = Counter(gold_ngrams)
     predicted = Counter(filter(gold_counts.__contains__, _ngrams(hypothesis, order)))  # only n-grams that can match
     return sum(map(min, gold_counts.values(), map(predicted.get, gold_counts, repeat(0))))
 
