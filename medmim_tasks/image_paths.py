@@ -121,13 +121,20 @@ class ImageLocator:
             else:
                 resolved[relative] = self.resolve_str(dataset, relative)
         prefix = self._root_prefix(dataset)
+        stat = os.stat
         for folder, members in by_folder.items():
             listed = _regular_file_names(prefix + folder) if len(members) >= LISTING_THRESHOLD else None
             for relative in members:
-                if listed is not None and relative.rpartition("/")[2] in listed:
-                    resolved[relative] = prefix + relative
+                published = prefix + relative
+                if listed is not None:
+                    found = relative.rpartition("/")[2] in listed
                 else:
-                    resolved[relative] = self.resolve_str(dataset, relative)
+                    try:  # os.path.isfile, inlined: one stat
+                        found = S_ISREG(stat(published).st_mode)
+                    except (OSError, ValueError):
+                        found = False
+                # not in the published layout: try the other layouts (MIMIC-CXR-JPG, ...)
+                resolved[relative] = published if found else self.resolve_str(dataset, relative)
         return resolved
 
     def _root_prefix(self, dataset: SourceDataset) -> str:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from medmim_tasks.sources import SOURCE_DATASETS, SourceDataset, dataset_for_source
 from medmim_tasks.splits import Split
@@ -30,9 +29,8 @@ class BenchmarkFormatError(ValueError):
     """A benchmark file is missing, unreadable or holds items that break the Med-MIM format."""
 
 
-@dataclass(frozen=True)
-class Item:
-    """One validated benchmark item of one split, in file order."""
+class Item(NamedTuple):
+    """One validated benchmark item of one split, in file order (immutable; a tuple, cheap to build)."""
 
     index: int
     id: str
@@ -170,8 +168,8 @@ def parse_items(raw_items: list[Any], where: str, datasets: tuple[SourceDataset,
             continue
         user = raw["conversation"][0]["content"]
         items.append(
-            Item(  # positional (faster for a frozen dataclass): index, id, images, user_turn,
-                # question, answer, source, dataset, options, gold_letter
+            Item(  # positional: index, id, images, user_turn, question, answer, source, dataset,
+                # options, gold_letter
                 index,
                 raw["id"],
                 tuple(raw["images"]),

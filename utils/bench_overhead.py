@@ -540,7 +540,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--scoring-calls", type=int, default=20_000, help="process_results calls timed in (5), each timed 3 times (default 20,000)")
     parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="processes writing the image tree (default 2)")
     parser.add_argument("--work-dir", type=Path, help="keep the sample files, images and runs here (reused when run again)")
-    parser.add_argument("--only", choices=("scoring",), help="run only this section (scoring: (5) alone, about half a minute)")
+    parser.add_argument(
+        "--only",
+        choices=("scoring", "building"),
+        help="run only this section (scoring: (5) alone, about half a minute; building: (1) alone, seconds)",
+    )
     return parser.parse_args(argv)
 
 
@@ -581,11 +585,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     work = args.work_dir.resolve() if args.work_dir else Path(tempfile.mkdtemp(prefix="medmim-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     report = Report()
-    if args.only == "scoring":
+    if args.only is not None:
         try:
             empty_root = work / "empty-images"
             write_empty_tree(empty_root, benchmark_dir)
-            print(report.markdown() if measure_only_scoring(report, benchmark_dir, empty_root, args.scoring_calls) else "")
+            if args.only == "building":
+                measure_task_building(report, benchmark_dir, empty_root, args.repeats)
+                print(report.markdown())
+            else:
+                print(report.markdown() if measure_only_scoring(report, benchmark_dir, empty_root, args.scoring_calls) else "")
         finally:
             if args.work_dir is None:
                 shutil.rmtree(work, ignore_errors=True)
