@@ -15,7 +15,15 @@ from pathlib import Path
 import pandas as pd
 
 from medmim_tasks.items import MULTIPLE_CHOICE
-from medmim_tasks.report import ACCURACY, ACCURACY_COLUMNS, MEANS, MICRO_KEY, Report, build_report, fmt
+from medmim_tasks.report import (
+    ACCURACY,
+    ACCURACY_COLUMNS,
+    MEANS,
+    MICRO_KEY,
+    Report,
+    build_report,
+    fmt,
+)
 from medmim_tasks.run_statistics import (
     BOOTSTRAP_RESAMPLES,
     BOOTSTRAP_SEED,

@@ -8,7 +8,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from medmim_tasks.clusters import cluster_ids
-from medmim_tasks.image_paths import ImageLocator, MissingImagesError, missing_images_message
+from medmim_tasks.image_paths import (
+    ImageLocator,
+    MissingImagesError,
+    missing_images_message,
+)
 from medmim_tasks.items import Item, load_split
 from medmim_tasks.splits import split_for_task
 

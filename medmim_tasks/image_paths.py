@@ -10,7 +10,6 @@ from stat import S_ISREG
 
 from medmim_tasks.sources import SourceDataset, image_root, root_hint
 
-
 PUBLISHED_FORM = "published layout"
 MIMIC_CXR_JPG_FORM = "MIMIC-CXR-JPG (files/pNN/.../<dicom_id>.jpg)"
 MIMIC_CXR_JPG_FILES_FORM = "MIMIC-CXR-JPG files/ folder (pNN/.../<dicom_id>.jpg)"

@@ -10,10 +10,8 @@ before the final bicubic resampling. `utils/bench_overhead.py` measures all of i
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import os
-
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 

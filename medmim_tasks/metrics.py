@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import lru_cache, partial
 from itertools import repeat
-from typing import Any, Callable
+from typing import Any
 
 _TOKEN = re.compile(r"[a-z0-9]+")
 _ARTICLES = {"a", "an", "the"}

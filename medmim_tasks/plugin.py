@@ -65,7 +65,7 @@ def register() -> list[Any]:
     """Entry point of the `lmms_eval.models` group: registers no model, adds our task folder."""
     try:
         add_tasks_to_task_manager()
-    except Exception as error:  # never break lmms-eval for its other users
+    except Exception as error:  # noqa: BLE001 - never break lmms-eval for its other users
         warnings.warn(
             f"medmim-tasks could not add its tasks to lmms-eval ({error!r}); "
             'use `lmms-eval --include_path "$(medmim tasks-path)"` instead.',

@@ -16,7 +16,13 @@ import numpy as np
 import pandas as pd
 
 from medmim_tasks.items import MULTIPLE_CHOICE
-from medmim_tasks.run_statistics import CONFIDENCE, NO_ESTIMATE, Estimate, macro_mean_estimate, proportion_estimate
+from medmim_tasks.run_statistics import (
+    CONFIDENCE,
+    NO_ESTIMATE,
+    Estimate,
+    macro_mean_estimate,
+    proportion_estimate,
+)
 from medmim_tasks.runs import Run
 from medmim_tasks.splits import SPLITS
 

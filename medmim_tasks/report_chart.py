@@ -10,10 +10,10 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only, no display; set before pyplot is imported
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from medmim_tasks.report import ACCURACY_COLUMNS, MEANS, Report  # noqa: E402
+from medmim_tasks.report import ACCURACY_COLUMNS, MEANS, Report
 
 # the six splits and the overall macro mean, as in the leaderboard
 CHART_COLUMNS: tuple[tuple[str, str], ...] = (*ACCURACY_COLUMNS[:6], (MEANS[-1][0], MEANS[-1][1]))

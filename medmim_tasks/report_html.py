@@ -7,7 +7,13 @@ import html
 
 import pandas as pd
 
-from medmim_tasks.report import Report, breakdown_displays, leaderboard_display, method_text, splits_display
+from medmim_tasks.report import (
+    Report,
+    breakdown_displays,
+    leaderboard_display,
+    method_text,
+    splits_display,
+)
 
 _STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem; color: #222; }

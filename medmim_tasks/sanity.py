@@ -32,7 +32,12 @@ from PIL import Image, ImageDraw
 
 from medmim_tasks.docs import item_doc
 from medmim_tasks.image_paths import MissingImagesError
-from medmim_tasks.items import IMAGE_PLACEHOLDER, MULTIPLE_CHOICE, OPEN_ENDED, parse_items
+from medmim_tasks.items import (
+    IMAGE_PLACEHOLDER,
+    MULTIPLE_CHOICE,
+    OPEN_ENDED,
+    parse_items,
+)
 from medmim_tasks.sources import SANITY_DATASET
 
 SANITY_TASK = "med_mim_sanity"

@@ -25,7 +25,12 @@ from typing import Any
 import yaml
 
 from medmim_tasks import __version__
-from medmim_tasks.runs import RESULTS_SUFFIX, SWEEP_RUN_FILE, RunFormatError, find_results_files
+from medmim_tasks.runs import (
+    RESULTS_SUFFIX,
+    SWEEP_RUN_FILE,
+    RunFormatError,
+    find_results_files,
+)
 
 DEFAULT_TASKS = "med_mim"
 CACHE_FOLDER = "response-cache"
@@ -367,7 +372,7 @@ def _failure_reason(log: Path, returncode: int | None) -> str:
 
 
 def format_seconds(seconds: float) -> str:
-    whole = int(round(seconds))
+    whole = round(seconds)
     return f"{whole // 3600}:{whole % 3600 // 60:02d}:{whole % 60:02d}"
 
 

@@ -31,11 +31,7 @@ CHAT_TEMPLATE = (
     "{% if add_generation_prompt %}ASSISTANT:{% endif %}"
 )
 
-BASE_WORDS = (
-    "USER ASSISTANT Image image first second third the a an of in is are and or with which "
-    "A B C D E F G answer option letter choices directly question sentences one two "
-    "normal benign malignant left right stable progressive cataract glaucoma fundus"
-).split()
+BASE_WORDS = ["USER", "ASSISTANT", "Image", "image", "first", "second", "third", "the", "a", "an", "of", "in", "is", "are", "and", "or", "with", "which", "A", "B", "C", "D", "E", "F", "G", "answer", "option", "letter", "choices", "directly", "question", "sentences", "one", "two", "normal", "benign", "malignant", "left", "right", "stable", "progressive", "cataract", "glaucoma", "fundus"]
 
 _WORD = re.compile(r"\w+|[^\w\s]")
 

@@ -8,13 +8,18 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from scipy.stats import binomtest
-
-from medmim_tasks.cli import main
-from medmim_tasks.compare import ComparisonError, check_reference, compare_runs, load_reference
-from medmim_tasks.runs import load_run
-from medmim_tasks.splits import SPLITS
 from test_report import DUMMY_LIMIT, GOLD, dummy_run
 from test_runs import ODIR, ODIR_MC_SOURCE, TEMPORAL, mc_doc, open_doc, write_run
+
+from medmim_tasks.cli import main
+from medmim_tasks.compare import (
+    ComparisonError,
+    check_reference,
+    compare_runs,
+    load_reference,
+)
+from medmim_tasks.runs import load_run
+from medmim_tasks.splits import SPLITS
 
 
 def odir_doc(correct: bool, gold: str = "A") -> dict:

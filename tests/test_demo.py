@@ -40,7 +40,7 @@ def _medmim(args: list[str], env: dict[str, str], cwd: Path, timeout: int = 600)
     import subprocess
 
     return subprocess.run(
-        [sys.executable, "-m", "medmim_tasks.cli", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout
+        [sys.executable, "-m", "medmim_tasks.cli", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False
     )
 
 

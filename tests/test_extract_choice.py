@@ -215,7 +215,8 @@ def _first_words(pattern) -> set[str]:  # type: ignore[no-untyped-def]
     """How the matches of an IGNORECASE pattern on ASCII text can begin: the run of letters they
     start with (lower case), or '|' and the character when they start with something else."""
     try:
-        from re import _constants as sre, _parser as parser  # type: ignore[attr-defined]
+        from re import _constants as sre  # type: ignore[attr-defined]
+        from re import _parser as parser
     except ImportError:  # Python 3.10
         import sre_constants as sre  # type: ignore[no-redef]
         import sre_parse as parser  # type: ignore[no-redef]

@@ -15,7 +15,13 @@ from PIL.JpegImagePlugin import JpegImageFile
 
 from medmim_tasks.docs import build_docs
 from medmim_tasks.image_paths import ImageLocator
-from medmim_tasks.images import REDUCING_GAP, RESAMPLING, checked_max_image_side, fitted_size, load_image
+from medmim_tasks.images import (
+    REDUCING_GAP,
+    RESAMPLING,
+    checked_max_image_side,
+    fitted_size,
+    load_image,
+)
 from medmim_tasks.items import load_split
 from medmim_tasks.lmms_hooks import doc_to_visual
 from medmim_tasks.sources import SOURCE_DATASETS_BY_NAME

@@ -57,7 +57,7 @@ def test_explicit_include_path_is_not_added_twice() -> None:
 def test_register_never_breaks_lmms_eval(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     import warnings
 
-    import medmim_tasks.plugin as plugin
+    from medmim_tasks import plugin
 
     def broken() -> bool:
         raise RuntimeError("lmms-eval changed shape")

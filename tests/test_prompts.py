@@ -9,7 +9,12 @@ from PIL import Image
 
 from medmim_tasks.docs import item_doc
 from medmim_tasks.items import parse_items
-from medmim_tasks.prompts import DEFAULT_PROMPT_SETTINGS, doc_messages, doc_text, prompt_settings
+from medmim_tasks.prompts import (
+    DEFAULT_PROMPT_SETTINGS,
+    doc_messages,
+    doc_text,
+    prompt_settings,
+)
 
 MC_POST = "Answer with the option's letter from the given choices directly."
 OPEN_POST = "Answer the question in one or two sentences."

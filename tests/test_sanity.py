@@ -19,7 +19,15 @@ from PIL import Image
 
 from medmim_tasks.images import load_image
 from medmim_tasks.items import MULTIPLE_CHOICE, OPEN_ENDED, parse_items
-from medmim_tasks.lmms_hooks import SCORE_KEY, doc_to_messages, doc_to_text, doc_to_visual, mean_score, process_results, process_sanity_docs
+from medmim_tasks.lmms_hooks import (
+    SCORE_KEY,
+    doc_to_messages,
+    doc_to_text,
+    doc_to_visual,
+    mean_score,
+    process_results,
+    process_sanity_docs,
+)
 from medmim_tasks.sanity import (
     COUNT_WORDS,
     IMAGE_COUNT,
@@ -38,7 +46,13 @@ from medmim_tasks.sanity import (
     question_type_of,
     sanity_items,
 )
-from medmim_tasks.sanity_scoring import chance_score, process_sanity_results, sanity_metric_names, type_chance_metric, type_score_metric
+from medmim_tasks.sanity_scoring import (
+    chance_score,
+    process_sanity_results,
+    sanity_metric_names,
+    type_chance_metric,
+    type_score_metric,
+)
 from medmim_tasks.sources import SANITY_DATASET, SOURCE_DATASETS, dataset_for_source
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

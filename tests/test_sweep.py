@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_runs import ODIR, TEMPORAL, mc_doc, write_run
 
 from medmim_tasks.cli import main
 from medmim_tasks.runs import SWEEP_RUN_FILE, load_runs
@@ -26,7 +27,6 @@ from medmim_tasks.sweep import (
     run_folder,
     run_sweep,
 )
-from test_runs import ODIR, TEMPORAL, mc_doc, write_run
 
 SWEEP = """\
 output: out

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from medmim_tasks.commands.arguments import fraction, non_negative, positive_int
 from medmim_tasks.compare import (
     ALPHA,
     ComparisonError,
@@ -81,27 +82,6 @@ def _check_reference(run_a: Run, args: argparse.Namespace) -> int:
     return 1 if flagged else 0
 
 
-def _non_negative(text: str) -> float:
-    value = float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more points, not {text}")
-    return value
-
-
-def _fraction(text: str) -> float:
-    value = float(text)
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"must lie between 0 and 1 (e.g. 0.05), not {text}")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {text}")
-    return value
-
-
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "compare",
@@ -118,9 +98,9 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("run_b", metavar="RUN_B", nargs="?", help="second run folder or *_results.json")
     parser.add_argument("--reference", metavar="TABLE.csv", help="published numbers to check RUN_A against")
     parser.add_argument("--model", help="which model of the reference table (default: its only one, or RUN_A's label)")
-    parser.add_argument("--tolerance", type=_non_negative, metavar="POINTS", help="allowed difference in points (default: the run's 95%% interval)")
-    parser.add_argument("--alpha", type=_fraction, default=ALPHA, help=f"significance level of the verdicts (default: {ALPHA})")
-    parser.add_argument("--resamples", type=_positive_int, default=BOOTSTRAP_RESAMPLES, help=f"bootstrap resamples (default: {BOOTSTRAP_RESAMPLES})")
+    parser.add_argument("--tolerance", type=non_negative, metavar="POINTS", help="allowed difference in points (default: the run's 95%% interval)")
+    parser.add_argument("--alpha", type=fraction, default=ALPHA, help=f"significance level of the verdicts (default: {ALPHA})")
+    parser.add_argument("--resamples", type=positive_int, default=BOOTSTRAP_RESAMPLES, help=f"bootstrap resamples (default: {BOOTSTRAP_RESAMPLES})")
     parser.add_argument("--seed", type=int, default=BOOTSTRAP_SEED, help=f"bootstrap seed (default: {BOOTSTRAP_SEED})")
     parser.add_argument("--csv", metavar="FILE", help="also write the table as CSV")
     parser.set_defaults(func=run)

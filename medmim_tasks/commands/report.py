@@ -7,7 +7,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from medmim_tasks.report import Report, build_report, leaderboard_markdown, markdown_report, method_text, write_csv_files
+from medmim_tasks.commands.arguments import fraction
+from medmim_tasks.report import (
+    Report,
+    build_report,
+    leaderboard_markdown,
+    markdown_report,
+    method_text,
+    write_csv_files,
+)
 from medmim_tasks.run_statistics import CONFIDENCE
 from medmim_tasks.runs import RunFormatError, load_runs
 
@@ -55,13 +63,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _confidence(text: str) -> float:
-    value = float(text)
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"confidence must lie between 0 and 1 (e.g. 0.95), not {text}")
-    return value
-
-
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "report",
@@ -74,5 +75,5 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run folders (searched recursively) or *_results.json files")
     parser.add_argument("-o", "--output", default=DEFAULT_OUTPUT, help=f"folder for the report files (default: {DEFAULT_OUTPUT})")
-    parser.add_argument("--confidence", type=_confidence, default=CONFIDENCE, help="interval level (default: 0.95)")
+    parser.add_argument("--confidence", type=fraction, default=CONFIDENCE, help="interval level (default: 0.95)")
     parser.set_defaults(func=run)
