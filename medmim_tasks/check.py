@@ -33,10 +33,9 @@ from medmim_tasks.items import (
     split_file,
 )
 from medmim_tasks.sources import (
-    DEFAULT_IMAGE_ROOT,
-    IMAGE_ROOT_VARIABLE,
     SOURCE_DATASETS,
     SourceDataset,
+    image_root_and_origin,
     root_hint,
 )
 from medmim_tasks.splits import (
@@ -149,12 +148,8 @@ class _ImageState:
 
 
 def root_origin(dataset: SourceDataset, environ: Mapping[str, str]) -> str:
-    """Which setting chose a dataset's image root (the same order as sources.image_root)."""
-    if environ.get(dataset.root_variable):
-        return dataset.root_variable
-    if environ.get(IMAGE_ROOT_VARIABLE):
-        return f"{IMAGE_ROOT_VARIABLE}/{dataset.folder}"
-    return f"default {DEFAULT_IMAGE_ROOT}/{dataset.folder} (neither {dataset.root_variable} nor {IMAGE_ROOT_VARIABLE} is set)"
+    """Which setting chose a dataset's image root (see sources.image_root_and_origin)."""
+    return image_root_and_origin(dataset, environ)[1]
 
 
 def inspect_image(path: Path) -> tuple[str, str, tuple[int, int]]:

@@ -23,6 +23,7 @@ from typing import Any, TextIO
 
 from medmim_tasks.items import MULTIPLE_CHOICE
 from medmim_tasks.prompts import DEFAULT_PROMPT_SETTINGS
+from medmim_tasks.runs import RESULTS_SUFFIX, samples_file
 from medmim_tasks.sanity import (
     QUESTION_TYPES,
     SANITY_DIR_VARIABLE,
@@ -210,12 +211,11 @@ def _log_tail(log_path: Path, lines: int = 15, width: int = 300) -> str:
 
 def find_results(output_dir: Path, since: float) -> tuple[Path, Path | None]:
     """The results file lmms-eval wrote under `output_dir` after `since`, and its samples file."""
-    fresh = [path for path in output_dir.rglob("*_results.json") if path.stat().st_mtime >= since]
+    fresh = [path for path in output_dir.rglob(f"*{RESULTS_SUFFIX}") if path.stat().st_mtime >= since]
     if not fresh:
         raise DemoError(f"lmms-eval wrote no *_results.json under {output_dir}")
     results_path = max(fresh, key=lambda path: path.stat().st_mtime)
-    stamp = results_path.name[: -len("_results.json")]
-    samples = results_path.with_name(f"{stamp}_samples_{SANITY_TASK}.jsonl")
+    samples = samples_file(results_path, SANITY_TASK)
     return results_path, samples if samples.is_file() else None
 
 

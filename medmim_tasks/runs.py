@@ -23,6 +23,12 @@ from medmim_tasks.sources import dataset_for_source
 from medmim_tasks.splits import SPLITS, SPLITS_BY_TASK
 
 RESULTS_SUFFIX = "_results.json"
+
+
+def samples_file(results_file: Path, task: str) -> Path:
+    """The `<date>_samples_<task>.jsonl` that `--log_samples` writes beside a `<date>_results.json`."""
+    date = results_file.name[: -len(RESULTS_SUFFIX)]
+    return results_file.parent / f"{date}_samples_{task}.jsonl"
 SWEEP_RUN_FILE = "medmim-sweep-run.json"  # written by `medmim sweep` into each run folder
 METRIC_PREFIXES = ("mc_", "open_")
 PRIMARY_RECORD_KEYS = ("doc_key", "kind")  # the metric entry that carries the per-sample record
@@ -231,7 +237,7 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def _read_samples(results_file: Path, date: str, task: str, results: dict[str, Any]) -> pd.DataFrame:
-    sample_file = results_file.parent / f"{date}_samples_{task}.jsonl"
+    sample_file = samples_file(results_file, task)
     if not sample_file.is_file():
         raise RunFormatError(
             f"{results_file}: task {task} has no sample file {sample_file.name} beside it; "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,14 +99,27 @@ def dataset_for_source(source: str) -> SourceDataset | None:
     return None
 
 
-def image_root(dataset: SourceDataset, environ: os._Environ[str] | dict[str, str] | None = None) -> Path:
-    """Folder that holds a dataset's images, from its own variable or MEDMIM_IMAGE_ROOT/<folder>."""
+def image_root_and_origin(
+    dataset: SourceDataset, environ: os._Environ[str] | dict[str, str] | Mapping[str, str] | None = None
+) -> tuple[Path, str]:
+    """A dataset's image folder and the setting that chose it: its own variable, else
+    MEDMIM_IMAGE_ROOT/<folder>, else the default ~/.cache/medmim/images/<folder>."""
     env = os.environ if environ is None else environ
     own = env.get(dataset.root_variable)
     if own:
-        return Path(own).expanduser()
-    shared = env.get(IMAGE_ROOT_VARIABLE) or DEFAULT_IMAGE_ROOT
-    return Path(shared).expanduser() / dataset.folder
+        return Path(own).expanduser(), dataset.root_variable
+    shared = env.get(IMAGE_ROOT_VARIABLE)
+    if shared:
+        return Path(shared).expanduser() / dataset.folder, f"{IMAGE_ROOT_VARIABLE}/{dataset.folder}"
+    return (
+        Path(DEFAULT_IMAGE_ROOT).expanduser() / dataset.folder,
+        f"default {DEFAULT_IMAGE_ROOT}/{dataset.folder} (neither {dataset.root_variable} nor {IMAGE_ROOT_VARIABLE} is set)",
+    )
+
+
+def image_root(dataset: SourceDataset, environ: os._Environ[str] | dict[str, str] | Mapping[str, str] | None = None) -> Path:
+    """Folder that holds a dataset's images, from its own variable or MEDMIM_IMAGE_ROOT/<folder>."""
+    return image_root_and_origin(dataset, environ)[0]
 
 
 def root_hint(dataset: SourceDataset) -> str:

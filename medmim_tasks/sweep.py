@@ -26,10 +26,10 @@ import yaml
 
 from medmim_tasks import __version__
 from medmim_tasks.runs import (
-    RESULTS_SUFFIX,
     SWEEP_RUN_FILE,
     RunFormatError,
     find_results_files,
+    samples_file,
 )
 
 DEFAULT_TASKS = "med_mim"
@@ -241,9 +241,8 @@ def _is_complete(results_file: Path, tasks: str) -> bool:
     names = set(data.get("results") or {}) | set(data.get("groups") or {})
     if not all(task in names for task in tasks.split(",")):
         return False
-    date = results_file.name[: -len(RESULTS_SUFFIX)]
     leaves = data.get("n-samples") or {}
-    return bool(leaves) and all((results_file.parent / f"{date}_samples_{task}.jsonl").is_file() for task in leaves)
+    return bool(leaves) and all(samples_file(results_file, task).is_file() for task in leaves)
 
 
 def find_finished(sweep: Sweep, spec: ModelSpec) -> tuple[Path, Path] | None:
