@@ -7,6 +7,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+from medmim_tasks.benchmark_checksum import benchmark_identity
 from medmim_tasks.clusters import cluster_ids
 from medmim_tasks.image_paths import (
     ImageLocator,
@@ -65,11 +66,15 @@ def build_docs(task: str, environ: Mapping[str, str] | None = None) -> list[dict
     With MEDMIM_ON_MISSING=skip only the items whose images are all present become documents, a
     warning says how many were left out, and every document carries `items_total` (items in the
     split) and `items_evaluated` (documents built) so results show a partial run as partial.
+
+    The split file must be the pinned upstream one (benchmark_checksum); every document records
+    `benchmark_sha256` and `benchmark_modified`.
     """
     env = os.environ if environ is None else environ
     policy = on_missing_policy(env)
     split = split_for_task(task)
     items = load_split(split, env)  # type: ignore[arg-type]
+    identity = benchmark_identity(split, env)  # refuses a modified file unless MEDMIM_ALLOW_MODIFIED_BENCHMARK=1
     locator = ImageLocator(env)
     clusters = cluster_ids(items)
     docs: list[dict[str, Any]] = []
@@ -112,4 +117,6 @@ def build_docs(task: str, environ: Mapping[str, str] | None = None) -> list[dict
     for doc in docs:
         doc["items_total"] = len(items)
         doc["items_evaluated"] = len(docs)
+        doc["benchmark_sha256"] = identity.sha256
+        doc["benchmark_modified"] = identity.modified
     return docs

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -19,6 +20,11 @@ IMAGE_PLACEHOLDER = "<image>"
 OPTION_LINE = re.compile(r"^([A-G]):[ \t]*(.*?)[ \t]*$", re.MULTILINE)  # what parse_options finds
 _OPTION_LETTERS = "ABCDEFG"
 GOLD_PREFIX = re.compile(r"^\s*([A-G]):")
+# The same letters written slightly differently: `b:`, `B :`, `(B)`, `(b):` (an option line or a gold answer).
+# Recognised as the capital letter; prose such as "A cataract ..." or "A large lesion: ..." is not.
+LOOSE_OPTION_LINE = re.compile(r"[ \t]*(?:\(([A-Ga-g])\)[ \t]*:?|([A-Ga-g])[ \t]*:)(.*)")  # no backtracking
+LOOSE_GOLD_PREFIX = re.compile(r"\s*(?:\(([A-Ga-g])\)|([A-Ga-g])[ \t]*:)")
+_LOOSE_LINE_STARTS = frozenset("( \tABCDEFGabcdefg")
 MAX_LISTED_PROBLEMS = 10
 
 MULTIPLE_CHOICE = "multiple_choice"
@@ -76,6 +82,11 @@ def read_split_file(split: Split, environ: os._Environ[str] | dict[str, str] | N
         ) from error
     if not isinstance(raw, list):
         raise BenchmarkFormatError(f"{path}: expected a JSON list of items, found {type(raw).__name__}.")
+    if not raw:
+        raise BenchmarkFormatError(
+            f"{path}: holds no items (an empty JSON list), so task {split.task} has nothing to evaluate. "
+            "Fetch the upstream file again with `medmim data fetch`."
+        )
     return raw
 
 
@@ -92,10 +103,50 @@ def parse_options(question: str) -> tuple[tuple[str, str], ...]:
     return tuple(options)
 
 
+def option_lines(question: str) -> tuple[tuple[str, str], ...]:
+    """Every option line of a question, in order, with its capital letter: `X: text` as parse_options
+    finds it, and the same written differently (`x: text`, `X : text`, `(X) text`, `(x): text`)."""
+    options = []
+    for line in question.split("\n"):
+        if len(line) > 1 and line[1] == ":" and line[0] in _OPTION_LETTERS:
+            options.append((line[0], line[2:].strip(" \t")))
+        elif line and line[0] in _LOOSE_LINE_STARTS:
+            loose = LOOSE_OPTION_LINE.match(line)
+            if loose is not None:
+                options.append(((loose.group(1) or loose.group(2)).upper(), loose.group(3).strip(" \t")))
+    return tuple(options)
+
+
+def gold_letter_of(answer: str) -> str | None:
+    """The capital letter a gold answer starts with (`B: ...`, `b: ...`, `B : ...`, `(B) ...`), or None."""
+    gold = GOLD_PREFIX.match(answer)
+    if gold is not None:
+        return gold.group(1)
+    loose = LOOSE_GOLD_PREFIX.match(answer)
+    return None if loose is None else (loose.group(1) or loose.group(2)).upper()
+
+
 @lru_cache(maxsize=1024)
 def _dataset_of(source: str) -> SourceDataset | None:
     """dataset_for_source, remembered: a split names a few dozen distinct sources."""
     return dataset_for_source(source)
+
+
+def contained_reference(reference: str) -> str | None:
+    """An image reference as a path inside its dataset root, or None when it would leave the root.
+
+    Lexical: absolute references leave; `..` steps are resolved on the text (`a/../b` is `b`), so
+    no `..` ever reaches the file system (where it would climb out of a linked folder). References
+    without a `..` part come back unchanged. Symlinks inside a root are the user's and are followed.
+    """
+    if reference.startswith("/"):
+        return None
+    if ".." not in reference.split("/"):
+        return reference
+    normalised = posixpath.normpath(reference)
+    if normalised == ".." or normalised.startswith("../") or normalised.startswith("/"):
+        return None
+    return normalised
 
 
 def _item_problem(raw: Any, datasets: tuple[SourceDataset, ...]) -> str | None:
@@ -111,6 +162,11 @@ def _item_problem(raw: Any, datasets: tuple[SourceDataset, ...]) -> str | None:
     for path in images:
         if not isinstance(path, str) or not path:
             return "has an `images` entry that is not a non-empty string"
+        if (path[0] == "/" or ".." in path) and contained_reference(path) is None:
+            return (
+                f"has image reference {path!r}, which leaves its dataset's image folder (an absolute path, "
+                "or `..` past the folder); references must name files inside the dataset root"
+            )
     source = raw.get("source")
     if not isinstance(source, str) or not source:
         return "has no string `source`"
@@ -131,21 +187,29 @@ def _item_problem(raw: Any, datasets: tuple[SourceDataset, ...]) -> str | None:
 
 
 def _classify(raw: dict[str, Any]) -> tuple[tuple[tuple[str, str], ...], str | None, str | None]:
-    """(options, gold letter or None, problem or None) of a valid raw item."""
+    """(options, gold letter or None, problem or None) of a valid raw item.
+
+    Letters written slightly differently (`b: ...`, `(B) ...`, `B : ...`) are read as their
+    capital, in options and gold answer alike, so such an item is neither scored as open-ended
+    nor loses an option; a letter that then repeats is an error naming the item.
+    """
     question = raw["conversation"][0]["content"]
     answer = raw["conversation"][1]["content"]
-    options = parse_options(question)
+    options = option_lines(question)
     if not options:
         return (), None, None
-    gold = GOLD_PREFIX.match(answer)
+    gold = gold_letter_of(answer)
     if gold is None:
         return (), None, None
     letters = [letter for letter, _ in options]
     if len(set(letters)) != len(letters):
-        return options, None, f"repeats an option letter ({', '.join(letters)})"
-    if gold.group(1) not in letters:
-        return options, None, f"gives gold letter {gold.group(1)} that is not among its options ({', '.join(letters)})"
-    return options, gold.group(1), None
+        return options, None, (
+            f"repeats an option letter ({', '.join(letters)}; letters written as `b:` or `(B)` count as B): "
+            "give each option its own letter"
+        )
+    if gold not in letters:
+        return options, None, f"gives gold letter {gold} that is not among its options ({', '.join(letters)})"
+    return options, gold, None
 
 
 def parse_items(raw_items: list[Any], where: str, datasets: tuple[SourceDataset, ...] = SOURCE_DATASETS) -> list[Item]:
@@ -167,12 +231,15 @@ def parse_items(raw_items: list[Any], where: str, datasets: tuple[SourceDataset,
             problems.append(f"item {index} (id {item_id!r}) {problem}")
             continue
         user = raw["conversation"][0]["content"]
+        images = raw["images"]
+        if any(".." in path for path in images):  # rare: `a/../b` becomes `b` (escapes were refused above)
+            images = [contained_reference(path) for path in images]
         items.append(
             Item(  # positional: index, id, images, user_turn, question, answer, source, dataset,
                 # options, gold_letter
                 index,
                 raw["id"],
-                tuple(raw["images"]),
+                tuple(images),
                 user,
                 user.replace(IMAGE_PLACEHOLDER, "").strip(),
                 raw["conversation"][1]["content"].strip(),

@@ -26,7 +26,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from medmim_tasks.items import load_split
+from medmim_tasks.items import contained_reference, load_split
 from medmim_tasks.sources import SOURCE_DATASETS_BY_NAME
 from medmim_tasks.splits import SPLITS
 
@@ -59,7 +59,12 @@ class EmbedReference:
 def parse_reference(relative: str) -> EmbedReference:
     """`cohort_N/<patient>/<study>/<series>/<sop>.png` -> its UIDs; a clear error for any other shape."""
     parts = relative.split("/")
-    if len(parts) != 5 or not parts[4].endswith(".png") or not parts[0].startswith("cohort_"):
+    if (
+        len(parts) != 5
+        or not parts[4].endswith(".png")
+        or not parts[0].startswith("cohort_")
+        or any(part in ("", ".", "..") for part in parts)
+    ):
         raise ValueError(
             f"EMBED image reference {relative!r} is not cohort_N/<patient>/<study UID>/<series UID>/<SOP UID>.png"
         )
@@ -282,6 +287,13 @@ def prepare_embed(
         raise FileNotFoundError(f"--dicom-root {dicom_root} is not a folder")
     if bit_depth not in BIT_DEPTHS:
         raise ValueError(f"bit depth {bit_depth}; use one of {BIT_DEPTHS}")
+    references = list(references)
+    for ref in references:
+        if contained_reference(ref.relative) != ref.relative:
+            raise ValueError(
+                f"EMBED image reference {ref.relative!r} would be written outside the output folder {out_root}; "
+                "nothing was written. Use the unmodified benchmark files (`medmim data fetch`)."
+            )
     report = PrepareReport(out_root)
     pending = []
     for ref in references:

@@ -47,6 +47,6 @@ def medmim_env(benchmark_dir: Path, synthetic_image_root: Path, monkeypatch: pyt
     """Environment pointing at the real JSON files and the synthetic images; returned for subprocesses."""
     monkeypatch.setenv("MEDMIM_BENCHMARK_DIR", str(benchmark_dir))
     monkeypatch.setenv("MEDMIM_IMAGE_ROOT", str(synthetic_image_root))
-    for name in ("MEDMIM_EMBED_ROOT", "MEDMIM_LUMIERE_ROOT", "MEDMIM_MS_CXR_T_ROOT", "MEDMIM_ODIR_ROOT", "MEDMIM_VQA_RAD_ROOT", "MEDMIM_ON_MISSING", "MEDMIM_PROMPT_VARIANT", "MEDMIM_MAX_IMAGE_SIDE", "MEDMIM_JUDGE_URL"):
+    for name in ("MEDMIM_EMBED_ROOT", "MEDMIM_LUMIERE_ROOT", "MEDMIM_MS_CXR_T_ROOT", "MEDMIM_ODIR_ROOT", "MEDMIM_VQA_RAD_ROOT", "MEDMIM_ON_MISSING", "MEDMIM_PROMPT_VARIANT", "MEDMIM_MAX_IMAGE_SIDE", "MEDMIM_JUDGE_URL", "MEDMIM_ALLOW_MODIFIED_BENCHMARK"):
         monkeypatch.delenv(name, raising=False)
     return dict(os.environ)

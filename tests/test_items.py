@@ -156,3 +156,70 @@ def test_missing_and_broken_files(tmp_path: Path) -> None:
     (tmp_path / split.file_name).write_text(json.dumps({"items": []}))
     with pytest.raises(BenchmarkFormatError, match="expected a JSON list"):
         load_split(split, {"MEDMIM_BENCHMARK_DIR": str(tmp_path)})
+
+
+def _mc(question_options: str, answer: str) -> dict:
+    return good_item(
+        conversation=[
+            {"role": "user", "content": f"<image><image>Which eye is normal?\n{question_options}"},
+            {"role": "assistant", "content": answer},
+        ]
+    )
+
+
+@pytest.mark.parametrize("gold", ["b: the right one", "(B) the right one", "B : the right one", "(b) the right one", " B:the right one"])
+def test_gold_answer_written_differently_is_recognised(gold: str) -> None:
+    """Issue 18, item 9: not silently scored as open-ended."""
+    [item] = parse_items([_mc("A: the left one\nB: the right one\n", gold)], "f.json")
+    assert item.kind == MULTIPLE_CHOICE and item.gold_letter == "B"
+    assert item.options == (("A", "the left one"), ("B", "the right one"))
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        "a: the left one\nb: the right one\nc: neither\n",
+        "(A) the left one\n(B) the right one\n(C) neither\n",
+        "A: the left one\n(B) the right one\nc : neither\n",
+        "(a): the left one\nB : the right one\n(C)neither\n",
+    ],
+)
+def test_option_lines_written_differently_are_recognised(lines: str) -> None:
+    """Issue 18, item 9: no option is lost; letters become the canonical capitals."""
+    [item] = parse_items([_mc(lines, "(B) the right one")], "f.json")
+    assert item.kind == MULTIPLE_CHOICE and item.gold_letter == "B"
+    assert item.options == (("A", "the left one"), ("B", "the right one"), ("C", "neither"))
+
+
+def test_options_written_two_ways_with_one_letter_twice_is_an_error() -> None:
+    bad = _mc("A: the left one\n(A) the right one\n", "A: the left one")
+    with pytest.raises(BenchmarkFormatError, match=r"item 0 \(id 'x-1'\) repeats an option letter"):
+        parse_items([bad], "/data/f.json")
+
+
+def test_prose_that_only_looks_like_a_letter_stays_open() -> None:
+    text = "A cataract is seen in the left eye.\nA large lesion: none.\n"
+    [item] = parse_items([_mc(text, "A cataract in the left eye.")], "f.json")
+    assert item.kind == OPEN_ENDED and item.options == ()
+
+
+def test_real_files_read_no_option_or_gold_differently(benchmark_dir: Path) -> None:
+    """The written-differently forms change nothing on the published files."""
+    from medmim_tasks.items import GOLD_PREFIX, gold_letter_of, option_lines, read_split_file
+
+    for split in SPLITS:
+        for raw in read_split_file(split, {"MEDMIM_BENCHMARK_DIR": str(benchmark_dir)}):
+            question, answer = raw["conversation"][0]["content"], raw["conversation"][1]["content"]
+            assert option_lines(question) == parse_options(question), (split.task, raw["id"])
+            strict = GOLD_PREFIX.match(answer)
+            assert gold_letter_of(answer) == (strict.group(1) if strict else None), (split.task, raw["id"])
+
+
+def test_empty_benchmark_file_is_refused_when_read(tmp_path: Path) -> None:
+    """`[]` fails here, naming the file and the fix, not later inside lmms-eval (issue 18, item 10)."""
+    split = split_for_task("med_mim_held_out_rad")
+    (tmp_path / split.file_name).write_text("[]")
+    with pytest.raises(BenchmarkFormatError) as raised:
+        load_split(split, {"MEDMIM_BENCHMARK_DIR": str(tmp_path)})
+    text = str(raised.value)
+    assert str(tmp_path / split.file_name) in text and "no items" in text and "medmim data fetch" in text

@@ -202,3 +202,46 @@ def test_cli_without_benchmark_files_says_how_to_get_them(tmp_path, monkeypatch,
     (tmp_path / "dicom").mkdir()
     assert main(["data", "prepare", "embed", "--dicom-root", str(tmp_path / "dicom")]) == 1
     assert "medmim data fetch" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("relative", ["cohort_1/../../../x.png", "cohort_1/p/./../x/y.png", "cohort_1//s/se/x.png"])
+def test_parse_reference_refuses_dot_and_empty_parts(relative):
+    with pytest.raises(ValueError, match="not cohort_N/<patient>") as raised:
+        parse_reference(relative)
+    assert repr(relative) in str(raised.value)
+
+
+def test_no_output_path_leaves_the_output_root(tmp_path):
+    """A reference that climbs out of --out is refused before anything is written (issue 18, item 2)."""
+    escaping = EmbedReference("cohort_1/../../../x.png", "1.2.3", "1.2.3.1", "1.2.3.1.9")
+    write_dicom(tmp_path / "dicom" / "1.2.3.1.9.dcm", escaping, window=(2048, 1024))
+    out = tmp_path / "deep" / "er" / "out"
+    with pytest.raises(ValueError) as raised:
+        prepare_embed(tmp_path / "dicom", out, [ref(1), escaping], stream=io.StringIO())
+    text = str(raised.value)
+    assert repr(escaping.relative) in text and str(out) in text
+    assert list(tmp_path.rglob("*.png")) == []
+
+
+def test_cli_refuses_a_benchmark_reference_that_climbs_out(benchmark_dir, tmp_path, monkeypatch, capsys):
+    import json
+
+    from medmim_tasks.splits import SPLITS
+
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    for split in SPLITS:
+        (bench / split.file_name).symlink_to(benchmark_dir / split.file_name)
+    temporal = SPLITS[0]
+    items = json.loads((benchmark_dir / temporal.file_name).read_text(encoding="utf-8"))
+    escaping = "cohort_1/../../../x.png"
+    items[3]["images"][0] = escaping
+    (bench / temporal.file_name).unlink()
+    (bench / temporal.file_name).write_text(json.dumps(items))
+    monkeypatch.setenv("MEDMIM_BENCHMARK_DIR", str(bench))
+    (tmp_path / "dicom").mkdir()
+    out = tmp_path / "a" / "b" / "c"
+    assert main(["data", "prepare", "embed", "--dicom-root", str(tmp_path / "dicom"), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert str(bench / temporal.file_name) in err and "item 3 (id " in err and repr(escaping) in err
+    assert not out.exists() and list(tmp_path.rglob("*.png")) == []
