@@ -112,13 +112,28 @@ def _pixels(image: Image.Image) -> np.ndarray:
     return np.asarray(image)
 
 
+def _constant_gray(value: int | float, is_float: bool) -> int:
+    """The 0-255 gray a constant image's one value stands for.
+
+    Integer values on the 16-bit scale: round(value * 255 / 65535), clipped to 0-255 (Pillow holds
+    16-bit PNG and TIFF pixels in its I;16 and I modes). Float values on the 0-1 scale, clipped.
+    """
+    if is_float:
+        return int(np.rint(min(max(float(value), 0.0), 1.0) * 255.0))
+    clipped = min(max(int(value), 0), 65535)
+    return (clipped * 255 + 65535 // 2) // 65535
+
+
 def _stretch_to_8_bit(image: Image.Image) -> Image.Image:
-    """Scale a 16-bit, 32-bit or float image to 0-255 by its real value range (no clipping)."""
+    """Scale a 16-bit, 32-bit or float image to 0-255 by its real value range (no clipping).
+
+    A constant image has no range to stretch: it becomes the gray its value stands for.
+    """
     pixels = _pixels(image)
     low = pixels.min()
     high = pixels.max()
     if high <= low:
-        return Image.new("L", image.size, 0)
+        return Image.new("L", image.size, _constant_gray(low.item(), pixels.dtype.kind == "f"))
     if pixels.dtype.kind == "u" and pixels.dtype.itemsize == 2:
         table = _lookup_table_8_bit(int(low), int(high))
         scaled = np.empty(pixels.shape, dtype=np.uint8)
@@ -170,17 +185,33 @@ def to_rgb(image: Image.Image, max_image_side: int | None = None) -> Image.Image
     return image
 
 
+class ImageDecodeError(OSError):
+    """An image file cannot be decoded (truncated, corrupt, not an image); the message names it and the fix."""
+
+
+# what Pillow raises for a cut-off, corrupt or unrecognised file (UnidentifiedImageError is an OSError)
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError)
+
+
 def load_image(path: str | Path, max_image_side: int | None = None) -> Image.Image:
     """Decode one image to RGB; with max_image_side, shrink while decoding (off by default).
 
     JPEG files are decoded straight at the smallest 1/2, 1/4 or 1/8 scale that still covers the
-    target size (Pillow's `draft`); other formats are decoded in full and box-reduced.
+    target size (Pillow's `draft`); other formats are decoded in full and box-reduced. A file
+    that cannot be decoded raises ImageDecodeError naming it.
     """
     max_image_side = checked_max_image_side(max_image_side)
-    image = Image.open(path)
-    if max_image_side is not None:
-        target = fitted_size(image.size, max_image_side)
-        if target != image.size:
-            image.draft(None, target)  # a no-op for formats without reduced decoding
-    _load_16_bit_into_numpy(image)  # single-frame decoders close their file here
-    return to_rgb(image, max_image_side)
+    try:
+        image = Image.open(path)
+        if max_image_side is not None:
+            target = fitted_size(image.size, max_image_side)
+            if target != image.size:
+                image.draft(None, target)  # a no-op for formats without reduced decoding
+        _load_16_bit_into_numpy(image)  # single-frame decoders close their file here
+        return to_rgb(image, max_image_side)
+    except _DECODE_ERRORS as error:
+        raise ImageDecodeError(
+            f"{path}: cannot decode this image ({type(error).__name__}: {error}). It is probably truncated or "
+            "corrupt: replace it with an intact copy from its source dataset; `medmim check --decode` lists "
+            "every unreadable image."
+        ) from error

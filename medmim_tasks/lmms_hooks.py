@@ -7,7 +7,7 @@ from typing import Any
 
 from medmim_tasks.answers import extract_choice
 from medmim_tasks.docs import build_docs
-from medmim_tasks.images import load_image, max_image_side_setting
+from medmim_tasks.images import ImageDecodeError, load_image, max_image_side_setting
 from medmim_tasks.items import MULTIPLE_CHOICE
 from medmim_tasks.metrics import token_f1_recall
 from medmim_tasks.prompts import doc_messages, doc_text
@@ -41,7 +41,10 @@ def process_sanity_docs(dataset: Any) -> Any:
 def doc_to_visual(doc: Mapping[str, Any], lmms_eval_specific_kwargs: Mapping[str, Any] | None = None) -> list[Any]:
     """The item's images as RGB PIL images, opened now, in the item's order."""
     max_side = max_image_side_setting(lmms_eval_specific_kwargs)
-    return [load_image(path, max_side) for path in doc["image_paths"]]
+    try:
+        return [load_image(path, max_side) for path in doc["image_paths"]]
+    except ImageDecodeError as error:
+        raise ImageDecodeError(f"document {doc['doc_key']}: {error}") from error
 
 
 def doc_to_text(doc: Mapping[str, Any], lmms_eval_specific_kwargs: Mapping[str, Any] | None = None) -> str:
@@ -87,6 +90,9 @@ def process_results(doc: Mapping[str, Any], results: Sequence[Any]) -> dict[str,
         "reply": reply,
         "items_evaluated": doc["items_evaluated"],
         "items_total": doc["items_total"],
+        # which benchmark file the document came from (benchmark_modified: not the pinned upstream one)
+        "benchmark_sha256": doc.get("benchmark_sha256"),
+        "benchmark_modified": doc.get("benchmark_modified"),
     }
     # Share of the split's items that became documents: 1.0 unless MEDMIM_ON_MISSING=skip left
     # items out, so a partial run states itself in the results file.

@@ -31,9 +31,19 @@ def test_16_bit_png_is_stretched_by_its_real_range_not_clipped(tmp_path: Path) -
     assert (plain == 255).mean() > 0.9
 
 
-def test_flat_16_bit_image_becomes_black(tmp_path: Path) -> None:
-    path = save(Image.fromarray(np.full((8, 8), 1234, dtype=np.uint16)), tmp_path / "flat.png")
-    assert np.asarray(load_image(path)).max() == 0
+@pytest.mark.parametrize(("value", "gray"), [(0, 0), (1234, 5), (32768, 128), (65535, 255)])
+def test_constant_16_bit_image_is_the_gray_its_value_stands_for(tmp_path: Path, value: int, gray: int) -> None:
+    """All one value: round(value * 255 / 65535), not black whatever the value (issue 18, item 12)."""
+    path = save(Image.fromarray(np.full((8, 8), value, dtype=np.uint16)), tmp_path / "flat.png")
+    assert np.unique(np.asarray(load_image(path))).tolist() == [gray]
+
+
+def test_constant_32_bit_and_float_images() -> None:
+    ints = Image.fromarray(np.full((3, 3), 70000, dtype=np.int32))  # beyond 16 bits: white
+    assert np.unique(np.asarray(to_rgb(ints))).tolist() == [255]
+    assert np.unique(np.asarray(to_rgb(Image.fromarray(np.full((3, 3), -5, dtype=np.int32))))).tolist() == [0]
+    floats = Image.fromarray(np.full((3, 3), 0.5, dtype=np.float32))  # floats on the 0-1 scale
+    assert np.unique(np.asarray(to_rgb(floats))).tolist() == [128]
 
 
 def test_8_bit_grayscale_keeps_its_values(tmp_path: Path) -> None:
@@ -77,3 +87,35 @@ def test_decoded_image_is_independent_of_the_file(tmp_path: Path) -> None:
     image = load_image(path)
     path.unlink()
     assert image.getpixel((2, 2)) == (1, 2, 3)
+
+
+def test_truncated_image_names_the_file_and_the_fix(tmp_path: Path) -> None:
+    """A cut-off file fails with its path and what to do, not a bare `Truncated File Read` (issue 18, item 10)."""
+    from medmim_tasks.images import ImageDecodeError
+
+    whole = save(Image.fromarray(np.random.default_rng(0).integers(0, 65535, (64, 64), dtype=np.uint16)), tmp_path / "w.png")
+    cut = tmp_path / "cut.png"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    with pytest.raises(ImageDecodeError) as raised:
+        load_image(cut)
+    text = str(raised.value)
+    assert str(cut) in text and "medmim check --decode" in text
+    assert isinstance(raised.value, OSError)
+    (tmp_path / "junk.jpg").write_bytes(b"not an image")
+    with pytest.raises(ImageDecodeError, match="junk.jpg"):
+        load_image(tmp_path / "junk.jpg")
+    with pytest.raises(ValueError, match="max_image_side"):  # a bad setting is not reported as a bad file
+        load_image(whole, 0)
+
+
+def test_doc_to_visual_names_the_document_of_a_bad_image(tmp_path: Path) -> None:
+    from medmim_tasks.images import ImageDecodeError
+    from medmim_tasks.lmms_hooks import doc_to_visual
+
+    good = save(Image.new("RGB", (4, 4)), tmp_path / "good.png")
+    (tmp_path / "bad.png").write_bytes(good.read_bytes()[:40])
+    doc = {"doc_key": "med_mim_held_out_rad:17", "image_paths": [str(good), str(tmp_path / "bad.png")]}
+    with pytest.raises(ImageDecodeError) as raised:
+        doc_to_visual(doc)
+    text = str(raised.value)
+    assert "med_mim_held_out_rad:17" in text and str(tmp_path / "bad.png") in text
