@@ -259,6 +259,11 @@ def load_reference(path: Path) -> pd.DataFrame:
         table = pd.read_csv(path, dtype={"model": str, "split": str, "metric": str})
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
         raise ComparisonError(f"{path}: cannot read the reference table ({error})") from None
+    except UnicodeDecodeError as error:
+        raise ComparisonError(
+            f"{path}: not UTF-8 text ({error.reason} at byte {error.start}); save the table as UTF-8 CSV "
+            "(e.g. 'CSV UTF-8' in a spreadsheet program) and try again"
+        ) from None
     table.columns = [str(c).strip().lower() for c in table.columns]
     missing = [c for c in ("model", "split", "value") if c not in table.columns]
     if missing:

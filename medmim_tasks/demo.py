@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from medmim_tasks.items import MULTIPLE_CHOICE
+from medmim_tasks.output_folder import OutputFolderError, writable_folder
 from medmim_tasks.prompts import DEFAULT_PROMPT_SETTINGS
 from medmim_tasks.runs import RESULTS_SUFFIX, samples_file
 from medmim_tasks.sanity import (
@@ -262,6 +263,10 @@ def run_demo(
     if limit is not None and limit <= 0:
         raise DemoError(f"--limit must be a positive number of documents, got {limit}")
     output_dir = Path(output or DEFAULT_OUTPUT).expanduser().resolve()
+    try:
+        writable_folder(output_dir, "--output")  # before minutes of work, not after
+    except OutputFolderError as error:
+        raise DemoError(str(error)) from None
     steps = 4 if model is None else 3
     step = 0
 

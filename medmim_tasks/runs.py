@@ -160,6 +160,12 @@ def load_run(results_file: str | Path) -> Run:
         )
     frames = [_read_samples(results_file, date, task, results) for task in tasks]
     docs = pd.concat(frames, ignore_index=True)
+    if docs.empty:
+        raise RunFormatError(
+            f"{results_file}: its Med-MIM splits ({', '.join(tasks)}) hold no documents, so there is nothing to report. "
+            "The run evaluated nothing (e.g. MEDMIM_ON_MISSING=skip with every image missing, or --limit 0): "
+            "`medmim check` shows what is missing; rerun once the data is in place, or leave this run out."
+        )
     metrics = [c for c in docs.columns if c.startswith(METRIC_PREFIXES)]
     ordered = sorted(metrics, key=lambda m: (METRIC_PREFIXES.index(m[: m.index("_") + 1]), metrics.index(m)))
     docs = docs[[c for c in docs.columns if c not in metrics] + ordered]
@@ -225,12 +231,21 @@ def _args_text(value: Any) -> str:
     return str(value)
 
 
+def _not_utf8(path: Path, error: UnicodeDecodeError) -> str:
+    return (
+        f"{path}: not UTF-8 text ({error.reason}); lmms-eval writes UTF-8, so the file was damaged or "
+        "replaced: restore it from a copy of the run, or rerun the evaluation"
+    )
+
+
 def _read_json(path: Path) -> dict[str, Any]:
     try:
         with path.open(encoding="utf-8") as handle:
             data = json.load(handle)
     except json.JSONDecodeError as error:
         raise RunFormatError(f"{path}: not valid JSON ({error}); the run may have been cut off while writing") from None
+    except UnicodeDecodeError as error:
+        raise RunFormatError(_not_utf8(path, error)) from None
     if not isinstance(data, dict):
         raise RunFormatError(f"{path}: expected a JSON object at the top level")
     return data
@@ -244,10 +259,13 @@ def _read_samples(results_file: Path, date: str, task: str, results: dict[str, A
             "rerun with --log_samples (reports need the per-document records)"
         )
     rows: list[dict[str, Any]] = []
-    with sample_file.open(encoding="utf-8") as handle:
-        for line_number, line in enumerate(handle, start=1):
-            if line.strip():
-                rows.append(_document_row(sample_file, line_number, line, task))
+    try:
+        with sample_file.open(encoding="utf-8") as handle:
+            for line_number, line in enumerate(handle, start=1):
+                if line.strip():
+                    rows.append(_document_row(sample_file, line_number, line, task))
+    except UnicodeDecodeError as error:
+        raise RunFormatError(_not_utf8(sample_file, error)) from None
     expected = ((results.get("n-samples") or {}).get(task) or {}).get("effective")
     if expected is not None and int(expected) != len(rows):
         raise RunFormatError(

@@ -170,3 +170,13 @@ def test_dummy_a_against_dummy_b_finds_the_known_difference(
     assert pooled["difference"] == pytest.approx((total_a - total_b) / pooled["n_paired"])
     # these items have clearly more gold "A" than "B" answers: the verdict must name A
     assert total_a > total_b and pooled["p_value"] < 0.05 and pooled["verdict"] == "A better"
+
+
+def test_reference_table_that_is_not_utf8_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 18, item 10: a Latin-1 CSV from a spreadsheet gets the file and the fix, no traceback."""
+    write_run(tmp_path / "run", {TEMPORAL: [mc_doc(True), mc_doc(False)]})
+    table = tmp_path / "paper.csv"
+    table.write_bytes("model,split,value\nQwen2.5-VL-7B Ä,Temporal,41.2\n".encode("latin-1"))
+    assert main(["compare", str(tmp_path / "run"), "--reference", str(table)]) == 2
+    err = capsys.readouterr().err
+    assert f"{table}: not UTF-8 text" in err and "UTF-8" in err

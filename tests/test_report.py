@@ -206,3 +206,28 @@ def test_dummy_runs_score_the_share_of_gold_answers(
                 compared += 1
     assert compared >= 4
     assert os.path.getsize(tmp_path / "report" / "report.html") > 10_000
+
+
+def test_report_names_a_results_or_samples_file_that_is_not_utf8(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 18, item 10: no raw UnicodeDecodeError."""
+    results = write_run(tmp_path / "run", {TEMPORAL: [mc_doc(True), mc_doc(False)]})
+    samples = next((tmp_path / "run").glob("*_samples_*.jsonl"))
+    good_samples = samples.read_bytes()
+    samples.write_bytes(good_samples.replace(b"\n", b"\n\xff\xfe", 1))
+    assert main(["report", str(tmp_path / "run"), "-o", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert f"{samples}: not UTF-8 text" in err and "rerun" in err and "Traceback" not in err
+    samples.write_bytes(good_samples)
+    results.write_bytes(b"\xff" + results.read_bytes())
+    assert main(["report", str(tmp_path / "run"), "-o", str(tmp_path / "out")]) == 2
+    assert f"{results}: not UTF-8 text" in capsys.readouterr().err
+
+
+def test_report_on_a_run_with_no_documents(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A run whose only split has 0 documents (e.g. every image missing under MEDMIM_ON_MISSING=skip)."""
+    write_run(tmp_path / "run", {TEMPORAL: []})
+    code = main(["report", str(tmp_path / "run"), "-o", str(tmp_path / "out")])
+    captured = capsys.readouterr()
+    assert code == 2, captured.out
+    assert "no documents" in captured.err and str(tmp_path / "run") in captured.err
+    assert "Traceback" not in captured.err

@@ -13,6 +13,7 @@ from medmim_tasks.items import (
     BenchmarkFormatError,
     benchmark_dir,
 )
+from medmim_tasks.output_folder import OutputFolderError, writable_folder
 from medmim_tasks.prepare_embed import (
     BIT_DEPTHS,
     EMBED,
@@ -55,7 +56,8 @@ def run_prepare_embed(args: argparse.Namespace) -> int:
     out_root = Path(args.out).expanduser() if args.out else image_root(EMBED)
     try:
         references = embed_references()
-    except BenchmarkFormatError as error:
+        writable_folder(out_root, f"--out (or {EMBED.root_variable})")
+    except (BenchmarkFormatError, OutputFolderError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     try:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from medmim_tasks.commands.arguments import fraction
+from medmim_tasks.output_folder import OutputFolderError, writable_folder
 from medmim_tasks.report import (
     Report,
     build_report,
@@ -47,12 +48,13 @@ def write_report_files(report: Report, folder: Path) -> dict[str, Path]:
 
 def run(args: argparse.Namespace) -> int:
     try:
+        output = writable_folder(Path(args.output), "-o/--output")  # before reading the runs
         runs = load_runs(args.runs)
-    except RunFormatError as error:
+    except (RunFormatError, OutputFolderError) as error:
         print(f"medmim report: error: {error}", file=sys.stderr)
         return 2
     report = build_report(runs, confidence=args.confidence)
-    files = write_report_files(report, Path(args.output))
+    files = write_report_files(report, output)
     print(leaderboard_markdown(report))
     print()
     for note in report.notes:
