@@ -39,7 +39,10 @@ def plain_rgb(path: Path) -> np.ndarray:
         pixels = np.asarray(image).astype(np.int64)
         low, high = int(pixels.min()), int(pixels.max())
         span = high - low
-        scaled = np.zeros(pixels.shape, np.int64) if span == 0 else ((pixels - low) * 255 + span // 2) // span
+        if span == 0:  # one value: the gray it stands for on the 16-bit scale
+            scaled = np.full(pixels.shape, (min(max(low, 0), 65535) * 255 + 32767) // 65535, np.int64)
+        else:
+            scaled = ((pixels - low) * 255 + span // 2) // span
         image = Image.fromarray(scaled.astype(np.uint8))
     if image.mode == "P" and "transparency" in image.info:
         image = image.convert("RGBA")
