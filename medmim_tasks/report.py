@@ -207,10 +207,11 @@ def _coverage_notes(run: Run, coverage: dict[str, dict[str, float]]) -> list[str
     ]
     if not partial:
         return []
-    return [
+    note = (
         f"{run.label}: partial coverage: {', '.join(partial)}; the other items were left out because images were "
         "missing (MEDMIM_ON_MISSING=skip): these are not full-benchmark numbers."
-    ]
+    )
+    return [note]
 
 
 def has_partial_coverage(report: Report) -> bool:

@@ -250,7 +250,7 @@ def _samples_file_problem(sample_file: Path, expected: int) -> str | None:
                 keys = {value["doc_key"] for value in sample.values() if isinstance(value, dict) and isinstance(value.get("doc_key"), str)}
                 repeated = keys & doc_keys
                 if repeated:
-                    return f"{sample_file}, line {line_number}: document key {sorted(repeated)[0]} appears twice"
+                    return f"{sample_file}, line {line_number}: document key {min(repeated)} appears twice"
                 doc_keys |= keys
     except (OSError, UnicodeDecodeError) as error:
         return f"{sample_file}: cannot be read ({error})"
