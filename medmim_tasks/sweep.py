@@ -420,7 +420,11 @@ def run_sweep(
     env: Mapping[str, str] | None = None,
     say: Callable[[str], None] = print,
 ) -> list[Outcome]:
-    """Run every (or every named) model in turn; finished ones are skipped, failures do not stop the rest."""
+    """Run every (or every named) model in turn; finished ones are skipped, failures do not stop the rest.
+
+    Each model is checked and run while holding its configuration's lock; one whose lock another
+    process holds is skipped at once as BUSY (this sweep goes on with the next model).
+    """
     outcomes: list[Outcome] = []
     chosen = _chosen(sweep, only)
     for position, spec in enumerate(chosen, start=1):
@@ -552,4 +556,4 @@ def format_seconds(seconds: float) -> str:
 
 def summary_rows(outcomes: Sequence[Outcome]) -> list[tuple[str, str, str, str]]:
     """(model, status, time, folder) per model, for the summary table."""
-    return [(o.name, o.status, format_seconds(o.seconds) if o.status != SKIPPED else "-", str(o.folder)) for o in outcomes]
+    return [(o.name, o.status, format_seconds(o.seconds) if o.status not in (SKIPPED, BUSY) else "-", str(o.folder)) for o in outcomes]

@@ -77,16 +77,21 @@ def write_sweep(folder: Path, text: str = SWEEP) -> Path:
     return path
 
 
-@pytest.fixture
-def fake_python(tmp_path: Path) -> Path:
-    """An executable that behaves like `python -m lmms_eval` for the sweep (see FAKE_LMMS_EVAL)."""
-    script = tmp_path / "fake" / "fake_lmms_eval.py"
-    script.parent.mkdir()
-    script.write_text(FAKE_LMMS_EVAL)
-    launcher = tmp_path / "fake" / "python"
+def python_running(folder: Path, script_text: str) -> Path:
+    """An executable `folder/python` that runs the script `script_text` (saved beside it) with its arguments."""
+    script = folder / "fake_lmms_eval.py"
+    folder.mkdir(parents=True, exist_ok=True)
+    script.write_text(script_text)
+    launcher = folder / "python"
     launcher.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{script}" "$@"\n')
     launcher.chmod(0o755)
     return launcher
+
+
+@pytest.fixture
+def fake_python(tmp_path: Path) -> Path:
+    """An executable that behaves like `python -m lmms_eval` for the sweep (see FAKE_LMMS_EVAL)."""
+    return python_running(tmp_path / "fake", FAKE_LMMS_EVAL)
 
 
 def calls(fake_python: Path) -> list[str]:
@@ -353,7 +358,7 @@ FAKE_TRUNCATING = FAKE_LMMS_EVAL.replace(
 
 
 def test_a_model_whose_samples_file_is_short_fails_with_the_reason(tmp_path: Path, fake_python: Path) -> None:
-    (fake_python.parent / "fake_lmms_eval.py").write_text(FAKE_TRUNCATING)
+    python_running(fake_python.parent, FAKE_TRUNCATING)
     sweep_file = write_sweep(tmp_path / "s", f"output: out\ntasks: {TEMPORAL}\nmodels:\n  - {{name: m, model: dummy}}\n")
     outcomes = run_sweep(load_sweep(sweep_file), python=str(fake_python), say=lambda _: None)
     assert outcomes[0].status == FAILED
@@ -389,7 +394,7 @@ def _sweep_in_another_process(sweep_file: str, python: str, queue: Any) -> None:
 
 
 def test_parallel_sweeps_on_one_folder_run_each_model_once(tmp_path: Path, fake_python: Path) -> None:
-    (fake_python.parent / "fake_lmms_eval.py").write_text(FAKE_SLOW)
+    python_running(fake_python.parent, FAKE_SLOW)
     sweep_file = write_sweep(tmp_path / "s", f"output: out\ntasks: {TEMPORAL}\nmodels:\n  - {{name: m, model: dummy}}\n")
     context = multiprocessing.get_context("fork")
     queue = context.Queue()
@@ -491,12 +496,7 @@ def test_a_killed_run_is_resumed_generating_only_the_documents_without_a_reply(
 ) -> None:
     for name, value in {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")}.items():
         monkeypatch.setenv(name, value)
-    script = tmp_path / "fake" / "recording_lmms_eval.py"
-    script.parent.mkdir()
-    script.write_text(RECORDING_LMMS_EVAL)
-    python = tmp_path / "fake" / "python"
-    python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{script}" "$@"\n')
-    python.chmod(0o755)
+    python = python_running(tmp_path / "fake", RECORDING_LMMS_EVAL)
     text = f"tasks: {ODIR}\nlimit: 6\nmodels:\n  - {{name: letters, model: dummy}}\n"
     killed_file = write_sweep(tmp_path / "killed", "output: out\n" + text)
     clean_file = write_sweep(tmp_path / "clean", "output: out\n" + text)
