@@ -70,7 +70,8 @@ def keep_replies_as_made(chunk: int) -> None:
 def keep_unmerged_replies(cache_root: Path) -> int:
     """Merge the per-rank files of earlier (killed) attempts into `cache_root/cache.db`; the replies it holds.
 
-    Uses lmms-eval's own merge (insert-or-ignore, so running it twice changes nothing).
+    Uses lmms-eval's own merge (insert-or-ignore, so running it twice changes nothing). A damaged file
+    raises sqlite3.Error.
     """
     shards = sorted(str(path) for path in (cache_root / RUNS_FOLDER).glob("*/rank_*.db"))
     target = cache_root / CACHE_DB
@@ -83,8 +84,6 @@ def keep_unmerged_replies(cache_root: Path) -> int:
     connection = sqlite3.connect(target)
     try:
         return int(connection.execute("SELECT COUNT(*) FROM responses").fetchone()[0])
-    except sqlite3.Error:
-        return 0
     finally:
         connection.close()
 

@@ -22,6 +22,7 @@ import json
 import os
 import re
 import shlex
+import sqlite3
 import subprocess
 import sys
 import time
@@ -473,7 +474,11 @@ def _run_model(
     (folder / LOG_FOLDER).mkdir(parents=True, exist_ok=True)
     _write_record(folder, sweep, spec)
     command = lmms_eval_command(sweep, spec, folder, python)
-    kept = keep_unmerged_replies(cache_folder(sweep, spec))
+    try:
+        kept = keep_unmerged_replies(cache_folder(sweep, spec))
+    except sqlite3.Error as error:  # a damaged cache file costs its replies, not the run
+        say(f"{prefix}: cannot read the replies of earlier attempts in {cache_folder(sweep, spec)} ({error}); they are generated again")
+        kept = 0
     log = _new_log(folder)
     say(f"{prefix}: running, log {log}" + (f" ({kept} replies kept from an earlier attempt)" if kept else ""))
     started, started_at = time.monotonic(), time.time()

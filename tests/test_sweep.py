@@ -24,6 +24,7 @@ from medmim_tasks.sweep import (
     SKIPPED,
     ModelSpec,
     SweepFileError,
+    cache_folder,
     completed_results,
     config_hash,
     lmms_eval_command,
@@ -458,6 +459,17 @@ def test_replies_are_kept_as_made_and_found_by_the_next_attempt(tmp_path: Path, 
     assert rerun.execute(model, "generate_until", requests) == [f"reply {i}" for i in range(5)]
     assert model.asked == [3, 4]  # only the documents that had no reply
     rerun.close()
+
+
+def test_a_damaged_cache_file_is_named_and_the_model_still_runs(tmp_path: Path, fake_python: Path) -> None:
+    sweep = load_sweep(write_sweep(tmp_path / "s", "output: out\nmodels:\n  - {name: m, model: dummy}\n"))
+    damaged = cache_folder(sweep, sweep.models[0]) / "runs" / "earlier" / "rank_0.db"
+    damaged.parent.mkdir(parents=True)
+    damaged.write_bytes(b"not a database" * 100)
+    messages: list[str] = []
+    outcomes = run_sweep(sweep, python=str(fake_python), say=messages.append)
+    assert outcomes[0].status == DONE
+    assert any("cannot read the replies of earlier attempts" in m and "generated again" in m for m in messages)
 
 
 # Stands in for `python -m medmim_tasks.resumable_lmms_eval ...`: the real lmms-eval with its dummy model made to
