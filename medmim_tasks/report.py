@@ -23,13 +23,15 @@ from medmim_tasks.run_statistics import (
     macro_mean_estimate,
     proportion_estimate,
 )
-from medmim_tasks.runs import Run
+from medmim_tasks.runs import COVERAGE_COLUMNS, Run
 from medmim_tasks.splits import SPLITS
 
 ACCURACY = "mc_acc"
 PARSED = "mc_parsed"
 CHANCE = "mc_chance"
 CORE_MC_METRICS = (ACCURACY, PARSED, CHANCE)
+COVERAGE = "coverage"  # share of a split's items that became documents (below 1 under MEDMIM_ON_MISSING=skip)
+EVALUATED, TOTAL = COVERAGE_COLUMNS
 DECIMALS = 1
 
 SPLIT_KEYS: dict[str, str] = {split.task: split.alias.split(": ", 1)[-1].lower() for split in SPLITS}
@@ -80,14 +82,17 @@ def build_report(runs: Sequence[Run], confidence: float = CONFIDENCE) -> Report:
     leaderboard_rows, split_rows, breakdown_rows, notes = [], [], [], []
     for run in runs:
         per_split: dict[str, tuple[Estimate, dict[str, float]]] = {}
+        coverage: dict[str, dict[str, float]] = {}
         for task in run.tasks:
             docs = run.docs[run.docs["task"] == task]
             estimate, summary = _summary(docs, metrics, confidence)
             per_split[task] = (estimate, summary)
-            split_rows.append({"model": run.label, "split": SPLIT_TITLES[task], "task": task, **summary})
-        leaderboard_rows.append(_leaderboard_row(run, per_split, metrics, confidence))
+            coverage[task] = _coverage(docs)
+            split_rows.append({"model": run.label, "split": SPLIT_TITLES[task], "task": task, **summary, **coverage[task]})
+        leaderboard_rows.append({**_leaderboard_row(run, per_split, metrics, confidence), **_overall_coverage(coverage)})
         breakdown_rows.extend(_breakdown_rows(run, metrics, confidence))
         notes.extend(_notes(run, per_split))
+        notes.extend(_coverage_notes(run, coverage))
     leaderboard = pd.DataFrame(leaderboard_rows)
     leaderboard = leaderboard.sort_values(
         by=["overall", "model"], ascending=[False, True], na_position="last", kind="stable"
@@ -176,6 +181,45 @@ def _leaderboard_row(
     return row
 
 
+def _coverage(docs: pd.DataFrame) -> dict[str, float]:
+    """Items evaluated, items in the split and their ratio, from the documents' records (NaN if unknown)."""
+    unknown = {EVALUATED: math.nan, TOTAL: math.nan, COVERAGE: math.nan}
+    if docs.empty or EVALUATED not in docs or docs[EVALUATED].isna().any() or docs[TOTAL].isna().any():
+        return unknown
+    evaluated, total = int(docs[EVALUATED].max()), int(docs[TOTAL].max())
+    return {EVALUATED: evaluated, TOTAL: total, COVERAGE: evaluated / total if total else math.nan}
+
+
+def _overall_coverage(coverage: dict[str, dict[str, float]]) -> dict[str, float]:
+    """Items evaluated and in total over the splits whose counts are known, and their ratio."""
+    known = [counts for counts in coverage.values() if not math.isnan(counts[COVERAGE])]
+    if not known:
+        return {EVALUATED: math.nan, TOTAL: math.nan, COVERAGE: math.nan}
+    evaluated, total = sum(int(c[EVALUATED]) for c in known), sum(int(c[TOTAL]) for c in known)
+    return {EVALUATED: evaluated, TOTAL: total, COVERAGE: evaluated / total}
+
+
+def _coverage_notes(run: Run, coverage: dict[str, dict[str, float]]) -> list[str]:
+    partial = [
+        f"{SPLIT_TITLES[task]} {int(c[EVALUATED])} of {int(c[TOTAL])} items ({100 * c[COVERAGE]:.{DECIMALS}f}%)"
+        for task, c in coverage.items()
+        if not math.isnan(c[COVERAGE]) and c[EVALUATED] < c[TOTAL]
+    ]
+    if not partial:
+        return []
+    note = (
+        f"{run.label}: partial coverage: {', '.join(partial)}; the other items were left out because images were "
+        "missing (MEDMIM_ON_MISSING=skip): these are not full-benchmark numbers."
+    )
+    return [note]
+
+
+def has_partial_coverage(report: Report) -> bool:
+    """Whether some run evaluated only part of a split's items."""
+    splits = report.splits
+    return bool(EVALUATED in splits and (splits[EVALUATED] < splits[TOTAL]).any())
+
+
 def _put_estimate(row: dict[str, object], key: str, estimate: Estimate) -> None:
     row[key] = estimate.value
     row[f"{key}_ci_low"] = estimate.low
@@ -229,7 +273,7 @@ def _rounded(frame: pd.DataFrame, scale: dict[str, bool]) -> pd.DataFrame:
 
 def _base_metric(column: str) -> str | None:
     """The metric a numeric column holds (for scaling), or None for counts and text."""
-    if column in ("model", "split", "task", "breakdown", "group", "results_file", "limit", "n_mc", "n_open"):
+    if column in ("model", "split", "task", "breakdown", "group", "results_file", "limit", "n_mc", "n_open", EVALUATED, TOTAL):
         return None
     for suffix in ("_ci_low", "_ci_high"):
         if column.endswith(suffix):
@@ -277,6 +321,8 @@ def leaderboard_display(report: Report) -> pd.DataFrame:
     shown["Chance %"] = board["chance"].map(fmt)
     for metric in report.metrics:
         shown[metric_title(report, metric)] = board[metric].map(fmt)
+    if has_partial_coverage(report):
+        shown["Coverage %"] = board[COVERAGE].map(fmt)
     return shown
 
 
@@ -296,7 +342,14 @@ def detail_display(report: Report, frame: pd.DataFrame, group_columns: Sequence[
 
 
 def splits_display(report: Report) -> pd.DataFrame:
-    return detail_display(report, report.splits, [("model", "Model"), ("split", "Split")])
+    shown = detail_display(report, report.splits, [("model", "Model"), ("split", "Split")])
+    if has_partial_coverage(report):
+        splits = report.splits.reset_index(drop=True)
+        shown["Items evaluated"] = [
+            "" if math.isnan(e) else f"{int(e)} of {int(t)}" for e, t in zip(splits[EVALUATED].astype(float), splits[TOTAL].astype(float))
+        ]
+        shown["Coverage %"] = splits[COVERAGE].map(fmt)
+    return shown
 
 
 def breakdown_displays(report: Report) -> list[tuple[str, pd.DataFrame]]:

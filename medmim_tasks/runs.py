@@ -33,6 +33,8 @@ SWEEP_RUN_FILE = "medmim-sweep-run.json"  # written by `medmim sweep` into each 
 METRIC_PREFIXES = ("mc_", "open_")
 PRIMARY_RECORD_KEYS = ("doc_key", "kind")  # the metric entry that carries the per-sample record
 RECORD_COLUMNS = ("doc_key", "dataset", "source", "n_images", "n_options", "cluster", "kind", "gold", "parsed", "reply")
+# items of the split that became documents, and items in the split (absent from runs made before they existed)
+COVERAGE_COLUMNS = ("items_evaluated", "items_total")
 CONSISTENCY_TOLERANCE = 1e-9
 
 _TRAILING_STAMP = re.compile(r"(?:_\d{4}(?:_\d{2}){2,5}|_\d{8}(?:_?\d{6})?)$")
@@ -203,6 +205,70 @@ def with_unique_labels(runs: Sequence[Run]) -> list[Run]:
     return labelled
 
 
+def samples_problems(results_file: Path) -> list[str]:
+    """What keeps a results file's sample files from being a complete record of its run (empty: complete).
+
+    lmms-eval writes the results file before the sample files, so a killed run can leave a results file
+    with short, cut or missing sample files. For every task in `n-samples` the sample file must hold
+    exactly `effective` lines, each a JSON object, with document ids 0 .. effective-1 once each and
+    per-document keys (`doc_key` of the Med-MIM records) never repeated.
+    """
+    try:
+        results = _read_json(results_file)
+    except (OSError, RunFormatError) as error:
+        return [f"{results_file}: {error}"]
+    n_samples = results.get("n-samples")
+    if not isinstance(n_samples, dict) or not n_samples:
+        return [f"{results_file}: no n-samples (documents per task); lmms-eval did not finish writing it"]
+    problems: list[str] = []
+    for task, counts in n_samples.items():
+        expected = counts.get("effective") if isinstance(counts, dict) else None
+        if not isinstance(expected, int) or isinstance(expected, bool):
+            problems.append(f"{results_file}: n-samples of {task} has no document count")
+            continue
+        problem = _samples_file_problem(samples_file(results_file, task), expected)
+        if problem:
+            problems.append(problem)
+    return problems
+
+
+def _samples_file_problem(sample_file: Path, expected: int) -> str | None:
+    if not sample_file.is_file():
+        return f"{sample_file}: missing (lmms-eval writes it after the results file; the run was cut off or made without --log_samples)"
+    doc_ids: set[Any] = set()
+    doc_keys: set[str] = set()
+    lines = 0
+    try:
+        with sample_file.open(encoding="utf-8") as handle:
+            for line_number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                lines += 1
+                try:
+                    sample = json.loads(line)
+                except json.JSONDecodeError:
+                    return f"{sample_file}, line {line_number}: not a complete JSON line (the file was cut off while writing)"
+                if not isinstance(sample, dict) or "doc_id" not in sample:
+                    return f"{sample_file}, line {line_number}: not an lmms-eval sample (no doc_id)"
+                if sample["doc_id"] in doc_ids:
+                    return f"{sample_file}, line {line_number}: document {sample['doc_id']} appears twice (two runs wrote into one file?)"
+                doc_ids.add(sample["doc_id"])
+                keys = {value["doc_key"] for value in sample.values() if isinstance(value, dict) and isinstance(value.get("doc_key"), str)}
+                repeated = keys & doc_keys
+                if repeated:
+                    return f"{sample_file}, line {line_number}: document key {min(repeated)} appears twice"
+                doc_keys |= keys
+    except (OSError, UnicodeDecodeError) as error:
+        return f"{sample_file}: cannot be read ({error})"
+    if lines < expected:
+        return f"{sample_file}: {lines} of {expected} documents; the sample file is incomplete (the run was cut off)"
+    if lines > expected:
+        return f"{sample_file}: {lines} documents, but the results file counts {expected}; the file belongs to another run"
+    if doc_ids != set(range(expected)):
+        return f"{sample_file}: document ids are not 0..{expected - 1}; the file belongs to another run"
+    return None
+
+
 def sweep_record(results_file: Path) -> dict[str, Any] | None:
     """The `medmim sweep` record of the run folder holding this results file, if there is one."""
     for folder in (results_file.parent, results_file.parent.parent):
@@ -273,7 +339,7 @@ def _read_samples(results_file: Path, date: str, task: str, results: dict[str, A
             "the sample file is incomplete or belongs to another run"
         )
     if not rows:  # a split with no documents (e.g. every image missing under MEDMIM_ON_MISSING=skip)
-        return pd.DataFrame(columns=[*RECORD_COLUMNS, "task", "split", "doc_id", "subtype"])
+        return pd.DataFrame(columns=[*RECORD_COLUMNS, *COVERAGE_COLUMNS, "task", "split", "doc_id", "subtype"])
     frame = pd.DataFrame(rows)
     duplicated = frame["doc_key"][frame["doc_key"].duplicated()]
     if not duplicated.empty:
@@ -308,6 +374,7 @@ def _document_row(sample_file: Path, line_number: int, line: str, task: str) -> 
     except RunFormatError as error:
         raise RunFormatError(f"{where} (document {record['doc_key']}): {error}") from None
     row: dict[str, Any] = {key: record[key] for key in RECORD_COLUMNS}
+    row.update({key: record.get(key, math.nan) for key in COVERAGE_COLUMNS})
     row.update(task=task, split=SPLITS_BY_TASK[task].alias, doc_id=sample.get("doc_id"), subtype=parts.subtype)
     for name, value in metrics.items():
         row[name] = _score(value["score"], where, name)

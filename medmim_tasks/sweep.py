@@ -1,40 +1,59 @@
 """Evaluate many models, each in its own lmms-eval process, resumably and without overwriting anything.
 
 A sweep file (YAML) lists the models, the tasks and an output folder. Every model gets the folder
-`<output>/<name>-<config hash>`; a model whose folder already holds a complete results file is
-skipped, so an interrupted or partly failed sweep is simply started again. lmms-eval exits 0 even
-when an evaluation failed, so success is decided by the results file alone.
+`<output>/<name>-<config hash>`, where the hash covers everything that changes a number: the model
+and its arguments, the tasks and limit, the versions, every `MEDMIM_*` setting that changes results
+(see SETTINGS) and the SHA-256 of the benchmark files. A model whose folder already holds a complete
+results file (every task, sample files complete) is skipped, so an interrupted or partly failed sweep
+is simply started again. lmms-eval exits 0 even when an evaluation failed, so success is decided by
+the results and sample files alone.
+
+A sweep holds a lock per configuration while it checks and runs a model (`<output>/locks/<hash>.lock`,
+an OS file lock that dies with its process): a second sweep on the same output folder skips that
+model with a message and goes on with the others. Replies are kept as they come in a response cache
+per configuration, so a rerun after a kill generates only the documents that had no reply (see
+medmim_tasks.resumable_lmms_eval).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shlex
+import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 import yaml
+from filelock import FileLock, Timeout
 
 from medmim_tasks import __version__
+from medmim_tasks.items import split_file
+from medmim_tasks.resumable_lmms_eval import keep_unmerged_replies
 from medmim_tasks.runs import (
     SWEEP_RUN_FILE,
     RunFormatError,
     find_results_files,
-    samples_file,
+    samples_problems,
 )
+from medmim_tasks.splits import SPLITS
 
 DEFAULT_TASKS = "med_mim"
 CACHE_FOLDER = "response-cache"
+CACHE_RUN_ID_VARIABLE = "LMMS_CACHE_RUN_ID"  # lmms-eval's name for the per-run folder of its response cache
+RUNNER_MODULE = "medmim_tasks.resumable_lmms_eval"
+LOCK_FOLDER = "locks"
 LOG_FOLDER = "logs"
+MTIME_SLACK_SECONDS = 2.0  # file times may be coarser than the clock
 HASH_LENGTH = 12
 SWEEP_KEYS = {"output", "tasks", "limit", "models"}
 MODEL_KEYS = {"name", "model", "model_args", "gen_kwargs", "batch_size", "processes"}
@@ -42,7 +61,45 @@ REQUIRED_MODEL_KEYS = ("name", "model")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _SLUG = re.compile(r"[^A-Za-z0-9._-]+")
 
-DONE, SKIPPED, FAILED = "done", "skipped", "failed"
+DONE, SKIPPED, FAILED, BUSY = "done", "skipped", "failed", "busy"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A `MEDMIM_*` environment variable the package reads, and whether it can change a number."""
+
+    name: str
+    changes_results: bool
+    why: str
+    is_path: bool = False
+
+
+# Every MEDMIM_* name in the package, classified in this one place (a test fails when a new one is not).
+# Settings that change results go into the configuration hash and the run record; the others into neither.
+SETTINGS: tuple[Setting, ...] = (
+    Setting("MEDMIM_BENCHMARK_DIR", True, "which benchmark files are read (their SHA-256 are hashed too)", is_path=True),
+    Setting("MEDMIM_IMAGE_ROOT", True, "which images the model sees", is_path=True),
+    Setting("MEDMIM_EMBED_ROOT", True, "which EMBED images the model sees", is_path=True),
+    Setting("MEDMIM_LUMIERE_ROOT", True, "which LUMIERE images the model sees", is_path=True),
+    Setting("MEDMIM_MS_CXR_T_ROOT", True, "which MS-CXR-T images the model sees", is_path=True),
+    Setting("MEDMIM_ODIR_ROOT", True, "which ODIR images the model sees", is_path=True),
+    Setting("MEDMIM_VQA_RAD_ROOT", True, "which VQA-RAD images the model sees", is_path=True),
+    Setting("MEDMIM_SANITY_DIR", True, "which sanity set (items and images) the sanity task reads", is_path=True),
+    Setting("MEDMIM_ON_MISSING", True, "skip evaluates only the items whose images are all present"),
+    Setting("MEDMIM_PROMPT_VARIANT", True, "the prompt the model is given"),
+    Setting("MEDMIM_MAX_IMAGE_SIDE", True, "the size of the images the model is given"),
+    Setting("MEDMIM_JUDGE_URL", True, "turns the judge metric on and names its endpoint"),
+    Setting("MEDMIM_JUDGE_MODEL", True, "the judge model that gives the verdicts"),
+    Setting("MEDMIM_JUDGE_API_KEY", False, "a credential: it decides access, not a verdict (never recorded)"),
+    Setting("MEDMIM_JUDGE_CACHE", False, "where verdicts are cached, not what they are"),
+    Setting("MEDMIM_JUDGE_TIMEOUT", False, "how long to wait for the judge; a timeout fails the run, it changes no score"),
+    Setting("MEDMIM_ALLOW_MODIFIED_BENCHMARK", False, "permits a modified benchmark file; the benchmark SHA-256 in the hash say what was read"),
+    Setting("MEDMIM_TINY_MODEL_DIR", False, "used by `medmim demo` only; a sweep names its model in model_args"),
+)
+# MEDMIM_ names in the package that are not settings
+NOT_SETTINGS: dict[str, str] = {
+    "MEDMIM_SANITY": "the source prefix MEDMIM_SANITY_<type> of the sanity items, not a variable",
+}
 
 
 class SweepFileError(ValueError):
@@ -63,13 +120,15 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class Sweep:
-    """A parsed sweep file."""
+    """A parsed sweep file, with the settings and benchmark checksums in force when it was read."""
 
     file: Path
     output: Path
     tasks: str
     limit: float | None
     models: tuple[ModelSpec, ...]
+    settings: Mapping[str, str | None] = field(default_factory=dict)  # the MEDMIM_* settings that change results
+    benchmark_sha256: Mapping[str, str] = field(default_factory=dict)  # benchmark file name: SHA-256 or "missing"
 
 
 @dataclass(frozen=True)
@@ -84,8 +143,13 @@ class Outcome:
     reason: str = ""
 
 
-def load_sweep(path: str | Path, output: str | Path | None = None) -> Sweep:
-    """Read and validate a sweep file; a relative output folder is taken from the file's folder."""
+def load_sweep(path: str | Path, output: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Sweep:
+    """Read and validate a sweep file; a relative output folder is taken from the file's folder.
+
+    The settings that change results are read from `environ` (default: this process's environment,
+    which the lmms-eval processes inherit).
+    """
+    env = os.environ if environ is None else environ
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -120,7 +184,15 @@ def load_sweep(path: str | Path, output: str | Path | None = None) -> Sweep:
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise SweepFileError(f"{path}: model name(s) {', '.join(repeated)} appear more than once; names must be unique")
-    sweep = Sweep(path, output_path.resolve(), ",".join(t.strip() for t in tasks.split(",")), limit, models)
+    sweep = Sweep(
+        path,
+        output_path.resolve(),
+        ",".join(t.strip() for t in tasks.split(",")),
+        limit,
+        models,
+        settings=result_settings(env),
+        benchmark_sha256=benchmark_checksums(env),
+    )
     hashes: dict[str, str] = {}
     for spec in models:
         digest = config_hash(sweep, spec)
@@ -173,6 +245,47 @@ def _scalar(value: Any) -> str:
     return str(value)
 
 
+def result_settings(environ: Mapping[str, str]) -> dict[str, str | None]:
+    """The settings that change results, as in force (paths made absolute; unset or empty: None)."""
+    values: dict[str, str | None] = {}
+    for setting in SETTINGS:
+        if not setting.changes_results:
+            continue
+        raw = (environ.get(setting.name) or "").strip()
+        if not raw:
+            values[setting.name] = None
+        elif setting.is_path:
+            values[setting.name] = str(Path(raw).expanduser().resolve())
+        else:
+            values[setting.name] = raw
+    return values
+
+
+_SHA256_BY_FILE_STATE: dict[tuple[str, int, int], str] = {}
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's content, computed once per (path, size, modification time) in a process."""
+    state = path.stat()
+    key = (str(path.resolve()), state.st_size, state.st_mtime_ns)
+    if key not in _SHA256_BY_FILE_STATE:
+        with path.open("rb") as handle:
+            _SHA256_BY_FILE_STATE[key] = hashlib.file_digest(handle, "sha256").hexdigest()
+    return _SHA256_BY_FILE_STATE[key]
+
+
+def benchmark_checksums(environ: Mapping[str, str]) -> dict[str, str]:
+    """SHA-256 of each benchmark file of the benchmark folder in use ("missing" for an absent one).
+
+    All six files count, whichever tasks a sweep names (a task group reads several of them).
+    """
+    checksums: dict[str, str] = {}
+    for split in SPLITS:
+        path = split_file(split, environ)  # type: ignore[arg-type]
+        checksums[split.file_name] = file_sha256(path) if path.is_file() else "missing"
+    return checksums
+
+
 def config_hash(sweep: Sweep, spec: ModelSpec) -> str:
     """Hash of everything that decides a model's results (not its label, not the number of processes)."""
     config = {
@@ -184,6 +297,8 @@ def config_hash(sweep: Sweep, spec: ModelSpec) -> str:
         "limit": sweep.limit,
         "medmim_tasks": __version__,
         "lmms_eval": _lmms_eval_version(),
+        "settings": dict(sweep.settings),
+        "benchmark_sha256": dict(sweep.benchmark_sha256),
     }
     return hashlib.sha256(json.dumps(config, sort_keys=True).encode("utf-8")).hexdigest()
 
@@ -201,12 +316,30 @@ def run_folder(sweep: Sweep, spec: ModelSpec) -> Path:
     return sweep.output / f"{slug}-{config_hash(sweep, spec)[:HASH_LENGTH]}"
 
 
+def cache_folder(sweep: Sweep, spec: ModelSpec) -> Path:
+    """`<output>/response-cache/<hash>`: the response cache of one configuration.
+
+    One cache per configuration: lmms-eval's cache key does not see the settings (an image size,
+    an image folder), so replies made under other settings must never be found there.
+    """
+    return sweep.output / CACHE_FOLDER / config_hash(sweep, spec)[:HASH_LENGTH]
+
+
+def lock_file(sweep: Sweep, spec: ModelSpec) -> Path:
+    """`<output>/locks/<hash>.lock`: held by the sweep that checks or runs this configuration."""
+    return sweep.output / LOCK_FOLDER / f"{config_hash(sweep, spec)[:HASH_LENGTH]}.lock"
+
+
 def lmms_eval_command(sweep: Sweep, spec: ModelSpec, folder: Path, python: str = sys.executable) -> list[str]:
-    """The lmms-eval command line for one model (through `accelerate launch` when it has processes)."""
+    """The lmms-eval command line for one model (through `accelerate launch` when it has processes).
+
+    It runs lmms-eval's own CLI through medmim_tasks.resumable_lmms_eval, which keeps each reply in
+    the response cache as soon as it is made (see there).
+    """
     if spec.processes:
-        launcher = [python, "-m", "accelerate.commands.launch", "--num_processes", str(spec.processes), "-m", "lmms_eval"]
+        launcher = [python, "-m", "accelerate.commands.launch", "--num_processes", str(spec.processes), "-m", RUNNER_MODULE]
     else:
-        launcher = [python, "-m", "lmms_eval"]
+        launcher = [python, "-m", RUNNER_MODULE]
     command = [*launcher, "--model", spec.model]
     if spec.model_args:
         command += ["--model_args", spec.model_args]
@@ -215,34 +348,53 @@ def lmms_eval_command(sweep: Sweep, spec: ModelSpec, folder: Path, python: str =
         command += ["--gen_kwargs", spec.gen_kwargs]
     if sweep.limit is not None:
         command += ["--limit", f"{sweep.limit:g}"]
-    command += ["--log_samples", "--use_cache", str(sweep.output / CACHE_FOLDER), "--output_path", str(folder)]
+    command += ["--log_samples", "--use_cache", str(cache_folder(sweep, spec)), "--output_path", str(folder)]
     return command
 
 
+def lmms_eval_environment(sweep: Sweep, spec: ModelSpec, env: Mapping[str, str] | None) -> dict[str, str]:
+    """The lmms-eval process's environment: ours, with the cache's run folder named after the configuration.
+
+    lmms-eval otherwise names a new folder per process (a random id) and reads back only what a clean
+    finish merged; with a stable name every rank reopens its own file of the killed attempt.
+    """
+    environment = dict(os.environ if env is None else env)
+    environment[CACHE_RUN_ID_VARIABLE] = config_hash(sweep, spec)[:HASH_LENGTH]
+    return environment
+
+
 def completed_results(folder: Path, tasks: str) -> Path | None:
-    """The newest results file in a run folder that covers every requested task and has its sample files."""
-    if not folder.is_dir():
-        return None
-    try:
-        candidates = find_results_files([folder])
-    except RunFormatError:
-        return None
-    for results_file in sorted(candidates, key=lambda p: p.name, reverse=True):
-        if _is_complete(results_file, tasks):
+    """The newest results file in a run folder that covers every requested task with complete sample files."""
+    for results_file in _results_files_newest_first(folder):
+        if completion_problem(results_file, tasks) is None:
             return results_file
     return None
 
 
-def _is_complete(results_file: Path, tasks: str) -> bool:
+def _results_files_newest_first(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    try:
+        candidates = find_results_files([folder])
+    except RunFormatError:
+        return []
+    return sorted(candidates, key=lambda p: p.name, reverse=True)
+
+
+def completion_problem(results_file: Path, tasks: str) -> str | None:
+    """Why a results file is not a finished run of these tasks (None: it is)."""
     try:
         data = json.loads(results_file.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return False
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        return f"{results_file}: unreadable ({error})"
+    if not isinstance(data, dict):
+        return f"{results_file}: not a JSON object"
     names = set(data.get("results") or {}) | set(data.get("groups") or {})
-    if not all(task in names for task in tasks.split(",")):
-        return False
-    leaves = data.get("n-samples") or {}
-    return bool(leaves) and all(samples_file(results_file, task).is_file() for task in leaves)
+    absent = [task for task in tasks.split(",") if task not in names]
+    if absent:
+        return f"{results_file}: no results for {', '.join(absent)}"
+    problems = samples_problems(results_file)
+    return "; ".join(problems) if problems else None
 
 
 def find_finished(sweep: Sweep, spec: ModelSpec) -> tuple[Path, Path] | None:
@@ -269,19 +421,40 @@ def run_sweep(
     env: Mapping[str, str] | None = None,
     say: Callable[[str], None] = print,
 ) -> list[Outcome]:
-    """Run every (or every named) model in turn; finished ones are skipped, failures do not stop the rest."""
+    """Run every (or every named) model in turn; finished ones are skipped, failures do not stop the rest.
+
+    Each model is checked and run while holding its configuration's lock; one whose lock another
+    process holds is skipped at once as BUSY (this sweep goes on with the next model).
+    """
     outcomes: list[Outcome] = []
     chosen = _chosen(sweep, only)
     for position, spec in enumerate(chosen, start=1):
         prefix = f"[{position}/{len(chosen)}] {spec.name}"
-        finished = find_finished(sweep, spec)
-        if finished is not None:
-            folder, results_file = finished
-            say(f"{prefix}: results exist for this configuration, skipped ({results_file})")
-            outcomes.append(Outcome(spec.name, SKIPPED, 0.0, folder))
+        lock = FileLock(_lock_path(sweep, spec))
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            reason = f"another sweep is running this configuration right now (it holds {lock.lock_file}); run again once it ends"
+            say(f"{prefix}: skipped: {reason}")
+            outcomes.append(Outcome(spec.name, BUSY, 0.0, run_folder(sweep, spec), reason=reason))
             continue
-        outcomes.append(_run_model(sweep, spec, python, env, say, prefix))
+        try:
+            finished = find_finished(sweep, spec)
+            if finished is not None:
+                folder, results_file = finished
+                say(f"{prefix}: results exist for this configuration, skipped ({results_file})")
+                outcomes.append(Outcome(spec.name, SKIPPED, 0.0, folder))
+                continue
+            outcomes.append(_run_model(sweep, spec, python, env, say, prefix))
+        finally:
+            lock.release()
     return outcomes
+
+
+def _lock_path(sweep: Sweep, spec: ModelSpec) -> Path:
+    path = lock_file(sweep, spec)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def _chosen(sweep: Sweep, only: Sequence[str]) -> list[ModelSpec]:
@@ -301,15 +474,20 @@ def _run_model(
     (folder / LOG_FOLDER).mkdir(parents=True, exist_ok=True)
     _write_record(folder, sweep, spec)
     command = lmms_eval_command(sweep, spec, folder, python)
+    try:
+        kept = keep_unmerged_replies(cache_folder(sweep, spec))
+    except sqlite3.Error as error:  # a damaged cache file costs its replies, not the run
+        say(f"{prefix}: cannot read the replies of earlier attempts in {cache_folder(sweep, spec)} ({error}); they are generated again")
+        kept = 0
     log = _new_log(folder)
-    say(f"{prefix}: running, log {log}")
-    started = time.monotonic()
+    say(f"{prefix}: running, log {log}" + (f" ({kept} replies kept from an earlier attempt)" if kept else ""))
+    started, started_at = time.monotonic(), time.time()
     with log.open("x", encoding="utf-8") as handle:
         handle.write(f"# {datetime.now().isoformat(timespec='seconds')}\n# {shlex.join(command)}\n")
         handle.flush()
         try:
             completed = subprocess.run(
-                command, stdout=handle, stderr=subprocess.STDOUT, env=dict(env) if env is not None else None, check=False
+                command, stdout=handle, stderr=subprocess.STDOUT, env=lmms_eval_environment(sweep, spec, env), check=False
             )
             returncode: int | None = completed.returncode
         except OSError as error:
@@ -320,7 +498,7 @@ def _run_model(
     if results_file is not None:
         say(f"{prefix}: done in {format_seconds(seconds)} ({results_file})")
         return Outcome(spec.name, DONE, seconds, folder, log)
-    reason = _failure_reason(log, returncode)
+    reason = _failure_reason(log, returncode, folder, sweep.tasks, started_at)
     say(f"{prefix}: FAILED after {format_seconds(seconds)}: {reason}")
     return Outcome(spec.name, FAILED, seconds, folder, log, reason)
 
@@ -343,6 +521,8 @@ def _write_record(folder: Path, sweep: Sweep, spec: ModelSpec) -> None:
         "limit": sweep.limit,
         "medmim_tasks": __version__,
         "lmms_eval": _lmms_eval_version(),
+        "settings": dict(sweep.settings),
+        "benchmark_sha256": dict(sweep.benchmark_sha256),
     }
     with record_file.open("x", encoding="utf-8") as handle:
         json.dump(record, handle, indent=2)
@@ -358,10 +538,14 @@ def _new_log(folder: Path) -> Path:
     return log
 
 
-def _failure_reason(log: Path, returncode: int | None) -> str:
-    """The last error line of the log (lmms-eval exits 0 on failure, so the log is what tells why)."""
+def _failure_reason(log: Path, returncode: int | None, folder: Path, tasks: str, started_at: float) -> str:
+    """The last error line of the log (lmms-eval exits 0 on failure, so the log is what tells why),
+    or what is wrong with the newest results file when one was written."""
     if returncode is None:
         return f"lmms-eval could not be started (see {log})"
+    newest = _results_files_newest_first(folder)
+    if newest and newest[0].stat().st_mtime >= started_at - MTIME_SLACK_SECONDS:  # written by this attempt
+        return f"results written but not complete (exit code {returncode}): {completion_problem(newest[0], tasks)}"
     lines = [_ANSI.sub("", line).strip() for line in log.read_text(encoding="utf-8", errors="replace").splitlines()]
     errors = [line for line in lines if re.search(r"\b(ERROR|\w*Error)\b", line)]
     detail = errors[-1] if errors else (lines[-1] if lines else "no output")
@@ -377,4 +561,4 @@ def format_seconds(seconds: float) -> str:
 
 def summary_rows(outcomes: Sequence[Outcome]) -> list[tuple[str, str, str, str]]:
     """(model, status, time, folder) per model, for the summary table."""
-    return [(o.name, o.status, format_seconds(o.seconds) if o.status != SKIPPED else "-", str(o.folder)) for o in outcomes]
+    return [(o.name, o.status, format_seconds(o.seconds) if o.status not in (SKIPPED, BUSY) else "-", str(o.folder)) for o in outcomes]

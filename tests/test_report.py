@@ -231,3 +231,32 @@ def test_report_on_a_run_with_no_documents(tmp_path: Path, capsys: pytest.Captur
     assert code == 2, captured.out
     assert "no documents" in captured.err and str(tmp_path / "run") in captured.err
     assert "Traceback" not in captured.err
+
+
+def _with_coverage(docs: dict[str, list[dict]], evaluated_of: dict[str, int]) -> dict[str, list[dict]]:
+    """Documents that carry items_evaluated/items_total as the tasks write them (items_total given per task)."""
+    for task, task_docs in docs.items():
+        for doc in task_docs:
+            doc.update(items_evaluated=len(task_docs), items_total=evaluated_of.get(task, len(task_docs)))
+    return docs
+
+
+def test_a_run_over_part_of_a_split_is_flagged_in_every_output(tmp_path: Path) -> None:
+    docs = _with_coverage(six_split_docs(COUNTS), {ODIR: 600})  # MEDMIM_ON_MISSING=skip kept 22 of 600 ODIR items
+    write_run(tmp_path / "partial", docs)
+    assert main(["report", str(tmp_path / "partial"), "-o", str(tmp_path / "out")]) == 0
+    markdown = (tmp_path / "out" / "report.md").read_text()
+    assert "partial coverage: ODIR 22 of 600 items (3.7%)" in markdown
+    assert "Coverage %" in (tmp_path / "out" / "leaderboard.md").read_text()
+    splits = pd.read_csv(tmp_path / "out" / "splits.csv").set_index("task")
+    assert (splits.loc[ODIR, "items_evaluated"], splits.loc[ODIR, "items_total"], splits.loc[ODIR, "coverage"]) == (22, 600, 3.7)
+    assert splits.loc[TEMPORAL, "coverage"] == 100.0
+    leaderboard = pd.read_csv(tmp_path / "out" / "leaderboard.csv")
+    assert leaderboard.loc[0, "coverage"] < 100.0 and leaderboard.loc[0, "items_total"] > leaderboard.loc[0, "items_evaluated"]
+
+
+def test_a_complete_run_has_full_coverage_and_no_note(tmp_path: Path) -> None:
+    report = build_report([load_run(write_run(tmp_path / "full", _with_coverage(six_split_docs(COUNTS), {})))])
+    assert set(report.splits["coverage"]) == {100.0}
+    assert not any("coverage" in note for note in report.notes)
+    assert "Coverage %" not in leaderboard_markdown(report)

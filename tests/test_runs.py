@@ -88,6 +88,7 @@ def write_run(
         for index, doc in enumerate(docs):
             record = {key: doc[key] for key in ("dataset", "source", "n_images", "n_options", "cluster", "kind", "gold", "reply", "parsed")}
             record["doc_key"] = f"{task}:{index}"
+            record.update({key: doc[key] for key in ("items_evaluated", "items_total") if key in doc})
             sample: dict[str, Any] = {"doc_id": index, "target": doc["gold"], "filtered_resps": doc["reply"]}
             for position, (metric, score) in enumerate(doc["scores"].items()):
                 entry = {"score": score, "cluster": doc["cluster"], "doc_key": record["doc_key"]}

@@ -9,6 +9,7 @@ from typing import Any
 
 from medmim_tasks.report import markdown_table
 from medmim_tasks.sweep import (
+    BUSY,
     FAILED,
     SweepFileError,
     find_finished,
@@ -57,8 +58,15 @@ def run(args: argparse.Namespace) -> int:
     failed = [o for o in outcomes if o.status == FAILED]
     for outcome in failed:
         print(f"\n{outcome.name} failed: {outcome.reason}\n  log: {outcome.log}")
+    busy = [o for o in outcomes if o.status == BUSY]
+    if busy:
+        print(
+            f"\n{len(busy)} model(s) are being run by another sweep on this output folder ({', '.join(o.name for o in busy)}); "
+            "run the same command again once it ends to check their results."
+        )
     if failed:
         print(f"\n{len(failed)} of {len(outcomes)} model(s) failed; fix them and run the same command again (finished ones are skipped).")
+    if failed or busy:
         return 1
     print(f"\nall {len(outcomes)} model(s) have results; next: medmim report {shlex.quote(str(sweep.output))}")
     return 0
@@ -89,9 +97,12 @@ def add_parser(subparsers: Any) -> None:
         help="evaluate the models of a sweep file, each in its own lmms-eval process (resumable)",
         description=(
             "Run lmms-eval (with --log_samples and its response cache) for every model of a sweep file, one process "
-            "per model, one folder per model and configuration, one log per attempt. Models with complete results "
-            "for the same configuration are skipped, so an interrupted sweep resumes when started again. Success is "
-            "decided by the results file (lmms-eval exits 0 on failure); exits 1 if any model failed."
+            "per model, one folder per model and configuration (the hash covers the MEDMIM_* settings that change "
+            "results and the benchmark files' checksums), one log per attempt. Models with complete results and "
+            "samples for the same configuration are skipped, and replies of a killed attempt are reused, so an "
+            "interrupted sweep resumes when started again. A model another sweep is running (it holds its lock) is "
+            "skipped as busy. Success is decided by the results and sample files (lmms-eval exits 0 on failure); "
+            "exits 1 if any model failed or was busy."
         ),
         epilog=EXAMPLE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
