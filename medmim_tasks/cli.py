@@ -17,6 +17,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "medmim_tasks.commands.sweep",
     "medmim_tasks.commands.report",
     "medmim_tasks.commands.compare",
+    "medmim_tasks.commands.judge",
 )
 
 

@@ -8,35 +8,62 @@ Environment:
 - MEDMIM_JUDGE_MODEL    model name sent to the endpoint (required when the URL is set)
 - MEDMIM_JUDGE_API_KEY  bearer token, if the endpoint wants one (optional)
 - MEDMIM_JUDGE_CACHE    cache folder (default ~/.cache/medmim/judge)
-- MEDMIM_JUDGE_TIMEOUT  seconds per request (default 60)
+- MEDMIM_JUDGE_TIMEOUT  seconds one request may take in all: connect, headers, body (default 60)
+- MEDMIM_JUDGE_ATTEMPTS tries per verdict on retryable failures (default 5)
+- MEDMIM_JUDGE_BACKOFF  seconds before the first retry, doubled before each next one (default 1)
+- MEDMIM_JUDGE_MAX_TIME seconds one verdict may take over all its tries and waits (default 300)
+
+Retryable failures are HTTP 429 and 5xx, refused or dropped connections and requests over their
+time limit; HTTP 4xx, replies that are not chat completions and malformed verdicts are not.
+
+The judge must answer with one verdict in the grammar `[Score:] 1 | 0.5 | 0 [.]` (case and the
+surrounding white space are free, `1.0`, `0.0` and `.5` are accepted); anything else ("Score: 1/2",
+"1 (mostly correct)") is an error naming the reply. The prompt asks for exactly this.
 
 Verdicts are cached on disk by (judge model, judge prompt, reply), one JSON file each, written
 atomically, so a rerun asks nothing again and gives the same numbers. The judge prompt holds the
-question, the gold answer and the reply. An unreachable endpoint, an HTTP error or a verdict
-without a score raises JudgeError: the judge never falls back silently.
+question, the gold answer and the reply. An unreachable endpoint after its retries, a
+non-retryable HTTP error, a malformed verdict or a cache entry that is not a well-formed verdict
+raises JudgeError: the judge never falls back silently. Inside an lmms-eval run such an error stops
+the run before it writes results or samples; the recommended way is to run without
+MEDMIM_JUDGE_URL and judge the samples afterwards with `medmim judge RUN_DIR`
+(medmim_tasks.judge_run).
 """
 
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
+import math
 import os
 import re
 import tempfile
+import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from medmim_tasks.http_deadline import DeadlineExceeded, open_with_deadline
 
 URL_VARIABLE = "MEDMIM_JUDGE_URL"
 MODEL_VARIABLE = "MEDMIM_JUDGE_MODEL"
 API_KEY_VARIABLE = "MEDMIM_JUDGE_API_KEY"
 CACHE_VARIABLE = "MEDMIM_JUDGE_CACHE"
 TIMEOUT_VARIABLE = "MEDMIM_JUDGE_TIMEOUT"
+ATTEMPTS_VARIABLE = "MEDMIM_JUDGE_ATTEMPTS"
+BACKOFF_VARIABLE = "MEDMIM_JUDGE_BACKOFF"
+MAX_TIME_VARIABLE = "MEDMIM_JUDGE_MAX_TIME"
 DEFAULT_CACHE_DIR = "~/.cache/medmim/judge"
 DEFAULT_TIMEOUT_S = 60.0
+DEFAULT_ATTEMPTS = 5
+DEFAULT_BACKOFF_S = 1.0
+DEFAULT_MAX_TIME_S = 300.0
+MAX_REPLY_BYTES = 1 << 20  # a chat completion with a 16-token verdict is a few hundred bytes
 METRIC = "open_judge"
+SCORES = (0.0, 0.5, 1.0)
 
 PROMPT_TEMPLATE = """You are grading an answer to a medical visual question. You cannot see the images; judge only whether the candidate answer agrees with the reference answer.
 
@@ -44,13 +71,18 @@ Question: {question}
 Reference answer: {reference}
 Candidate answer: {reply}
 
-Reply with one number and nothing else: 1 if the candidate answer is correct (it states the same findings as the reference), 0.5 if it is partly correct, 0 if it is wrong, contradicts the reference or does not answer."""
+Reply with exactly one of these three numbers and nothing else: 1 if the candidate answer is correct (it states the same findings as the reference), 0.5 if it is partly correct, 0 if it is wrong, contradicts the reference or does not answer."""
 
-_SCORE = re.compile(r"(?<![\d.])(1(?:\.0+)?|0?\.50*|0(?:\.0+)?)(?!\d|\.\d)")
+# The verdict grammar: optional "Score:", one of the three scores, an optional final period.
+_VERDICT = re.compile(r"\s*(?:score\s*:\s*)?(1(?:\.0)?|0?\.5|0(?:\.0)?)\s*\.?\s*", re.IGNORECASE)
 
 
 class JudgeError(RuntimeError):
     """The LLM judge is on but cannot give a verdict (unreachable, misconfigured, unparsable reply)."""
+
+
+class RetryableJudgeError(JudgeError):
+    """A failure another try may cure: HTTP 429 or 5xx, a refused or dropped connection, a timeout."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +92,32 @@ class JudgeConfig:
     api_key: str | None
     cache_dir: Path
     timeout_s: float
+    attempts: int = DEFAULT_ATTEMPTS
+    backoff_s: float = DEFAULT_BACKOFF_S
+    max_time_s: float = DEFAULT_MAX_TIME_S
+
+
+def _number_setting(env: Mapping[str, str], name: str, default: float, *, allow_zero: bool = False) -> float:
+    text = (env.get(name) or "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        least = "0 or more" if allow_zero else "more than 0"
+        raise JudgeError(f"{name}={text!r} is not a number of seconds: set it to a finite number, {least}, or unset it.")
+    return value
+
+
+def _attempts_setting(env: Mapping[str, str]) -> int:
+    text = (env.get(ATTEMPTS_VARIABLE) or "").strip()
+    if not text:
+        return DEFAULT_ATTEMPTS
+    if not text.isdigit() or int(text) < 1:
+        raise JudgeError(f"{ATTEMPTS_VARIABLE}={text!r} is not a number of tries: set it to a whole number, 1 or more, or unset it.")
+    return int(text)
 
 
 def judge_config(environ: Mapping[str, str] | None = None) -> JudgeConfig | None:
@@ -68,25 +126,27 @@ def judge_config(environ: Mapping[str, str] | None = None) -> JudgeConfig | None
     url = (env.get(URL_VARIABLE) or "").strip()
     if not url:
         return None
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme not in ("http", "https") or not url.split("://", 1)[1].strip("/"):
+        raise JudgeError(
+            f"{URL_VARIABLE}={url!r} is not an http(s) URL: set it to the API's base URL, e.g. "
+            f"http://localhost:8000/v1, or unset it to turn the judge off."
+        )
     model = (env.get(MODEL_VARIABLE) or "").strip()
     if not model:
         raise JudgeError(
             f"{URL_VARIABLE} is set ({url}) but {MODEL_VARIABLE} is not: set it to the judge model's name, "
             f"or unset {URL_VARIABLE} to turn the judge off."
         )
-    timeout_text = (env.get(TIMEOUT_VARIABLE) or "").strip()
-    try:
-        timeout_s = float(timeout_text) if timeout_text else DEFAULT_TIMEOUT_S
-    except ValueError:
-        raise JudgeError(f"{TIMEOUT_VARIABLE}={timeout_text!r} is not a number of seconds.") from None
-    if timeout_s <= 0:
-        raise JudgeError(f"{TIMEOUT_VARIABLE}={timeout_text!r} must be a positive number of seconds.")
     return JudgeConfig(
         url=url.rstrip("/"),
         model=model,
         api_key=(env.get(API_KEY_VARIABLE) or "").strip() or None,
         cache_dir=Path(env.get(CACHE_VARIABLE) or DEFAULT_CACHE_DIR).expanduser(),
-        timeout_s=timeout_s,
+        timeout_s=_number_setting(env, TIMEOUT_VARIABLE, DEFAULT_TIMEOUT_S),
+        attempts=_attempts_setting(env),
+        backoff_s=_number_setting(env, BACKOFF_VARIABLE, DEFAULT_BACKOFF_S, allow_zero=True),
+        max_time_s=_number_setting(env, MAX_TIME_VARIABLE, DEFAULT_MAX_TIME_S),
     )
 
 
@@ -102,58 +162,109 @@ def cache_key(model: str, prompt: str, reply: str) -> str:
 
 
 def parse_score(verdict: str) -> float | None:
-    """The 0 / 0.5 / 1 score in the judge's reply, or None when it holds none."""
-    match = _SCORE.search(verdict)
+    """The score of a well-formed verdict (see the grammar above), or None for anything else."""
+    match = _VERDICT.fullmatch(verdict)
     return float(match.group(1)) if match else None
 
 
-def judge_score(config: JudgeConfig, question: str, reference: str, reply: str) -> float:
+def cache_path(config: JudgeConfig, prompt: str, reply: str) -> Path:
+    """The cache file of one verdict."""
+    key = cache_key(config.model, prompt, reply)
+    return config.cache_dir / key[:2] / f"{key}.json"
+
+
+def judge_score(
+    config: JudgeConfig, question: str, reference: str, reply: str, sleep: Callable[[float], None] = time.sleep
+) -> float:
     """The judge's score for one open-ended reply (from the cache when it was asked before)."""
     prompt = judge_prompt(question, reference, reply)
-    key = cache_key(config.model, prompt, reply)
-    path = config.cache_dir / key[:2] / f"{key}.json"
+    path = cache_path(config, prompt, reply)
     cached = _read_cache(path)
     if cached is not None:
         return cached
-    verdict = _ask(config, prompt)
+    verdict = _ask_with_retries(config, prompt, sleep)
     score = parse_score(verdict)
     if score is None:
         raise JudgeError(
-            f"LLM judge {config.model} at {config.url} answered {verdict[:200]!r}, which holds no score "
-            "(expected 1, 0.5 or 0). Use a model that follows the instruction, or turn the judge off by "
-            f"unsetting {URL_VARIABLE}."
+            f"LLM judge {config.model} at {config.url} answered {verdict[:200]!r}, which is not a verdict "
+            "(expected exactly 1, 0.5 or 0, optionally as 'Score: 1'). Use a model that follows the "
+            f"instruction, or turn the judge off by unsetting {URL_VARIABLE}."
         )
     _write_cache(path, {"model": config.model, "prompt": prompt, "reply": reply, "verdict": verdict, "score": score})
     return score
 
 
 def _read_cache(path: Path) -> float | None:
+    """The cached score, None when there is none; JudgeError naming the file for a bad entry."""
     try:
         with path.open(encoding="utf-8") as handle:
             entry = json.load(handle)
     except FileNotFoundError:
         return None
-    except (OSError, json.JSONDecodeError) as error:
+    except (OSError, ValueError) as error:
         raise JudgeError(f"{path}: unreadable judge cache entry ({error}); delete the file to ask again.") from error
     score = entry.get("score") if isinstance(entry, dict) else None
-    if not isinstance(score, (int, float)):
-        raise JudgeError(f"{path}: judge cache entry has no numeric 'score'; delete the file to ask again.")
+    verdict = entry.get("verdict") if isinstance(entry, dict) else None
+    well_formed = (
+        isinstance(score, (int, float))
+        and not isinstance(score, bool)
+        and score in SCORES
+        and isinstance(verdict, str)
+        and parse_score(verdict) == score
+    )
+    if not well_formed:
+        raise JudgeError(
+            f"{path}: judge cache entry is not a well-formed verdict (score {score!r} from verdict {verdict!r}; "
+            "expected a score of 1, 0.5 or 0 that its verdict states); delete the file to ask again."
+        )
     return float(score)
 
 
 def _write_cache(path: Path, entry: dict[str, object]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+    write_text_atomically(path, json.dumps(entry, ensure_ascii=False, indent=1))
+
+
+def write_text_atomically(path: Path, text: str) -> None:
+    """Write a UTF-8 file through a temporary sibling and a rename: readers and concurrent writers see one whole file."""
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            json.dump(entry, handle, ensure_ascii=False, indent=1)
-        os.replace(temporary, path)  # atomic: concurrent writers of one key leave one whole file
+            handle.write(text)
+        os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
 
 
-def _ask(config: JudgeConfig, prompt: str) -> str:
+def _ask_with_retries(config: JudgeConfig, prompt: str, sleep: Callable[[float], None]) -> str:
+    """`_ask`, retried with exponential backoff on retryable failures, within the attempt and time budgets."""
+    started = time.monotonic()
+    delay = config.backoff_s
+    for attempt in range(1, config.attempts + 1):
+        remaining = config.max_time_s - (time.monotonic() - started)
+        try:
+            return _ask(config, prompt, min(config.timeout_s, max(remaining, 0.001)))
+        except RetryableJudgeError as error:
+            waited = time.monotonic() - started
+            out_of_time = waited + delay >= config.max_time_s
+            if attempt == config.attempts or out_of_time:
+                budget = (
+                    f"{attempt} tries ({ATTEMPTS_VARIABLE}={config.attempts})"
+                    if not out_of_time
+                    else f"{attempt} tries in {waited:.0f} s ({MAX_TIME_VARIABLE}={config.max_time_s:g})"
+                )
+                raise JudgeError(
+                    f"{error} Gave up after {budget}. The verdicts judged so far are cached; fix the "
+                    f"endpoint and judge again, or run without {URL_VARIABLE} and judge the samples "
+                    "afterwards with `medmim judge RUN_DIR`."
+                ) from error
+        sleep(delay)
+        delay *= 2
+    raise AssertionError("unreachable: the loop returns or raises")
+
+
+def _ask(config: JudgeConfig, prompt: str, timeout_s: float) -> str:
     """The judge model's reply text; JudgeError when the endpoint cannot be used."""
     body = json.dumps(
         {
@@ -169,17 +280,26 @@ def _ask(config: JudgeConfig, prompt: str) -> str:
     endpoint = f"{config.url}/chat/completions"
     request = urllib.request.Request(endpoint, data=body, headers=headers, method="POST")
     try:
-        with urllib.request.urlopen(request, timeout=config.timeout_s) as response:
-            raw = response.read()
+        with open_with_deadline(request, timeout_s) as response:
+            raw = response.read(MAX_REPLY_BYTES + 1)
     except urllib.error.HTTPError as error:
-        detail = error.read()[:300].decode("utf-8", "replace")
-        raise JudgeError(f"LLM judge at {endpoint} answered HTTP {error.code}: {detail}") from error
-    except (urllib.error.URLError, OSError) as error:
+        detail = error.read(300).decode("utf-8", "replace")
+        message = f"LLM judge at {endpoint} answered HTTP {error.code}: {detail}"
+        if error.code == 429 or error.code >= 500:
+            raise RetryableJudgeError(message) from error
+        raise JudgeError(message) from error
+    except DeadlineExceeded as error:
+        raise RetryableJudgeError(
+            f"LLM judge at {endpoint} gave no complete answer within {timeout_s:g} s ({TIMEOUT_VARIABLE})."
+        ) from error
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
         reason = getattr(error, "reason", error)
-        raise JudgeError(
+        raise RetryableJudgeError(
             f"LLM judge at {endpoint} is unreachable ({reason}). Start the endpoint, fix {URL_VARIABLE}, "
             f"or unset {URL_VARIABLE} to run without the judge."
         ) from error
+    if len(raw) > MAX_REPLY_BYTES:
+        raise JudgeError(f"LLM judge at {endpoint} sent more than {MAX_REPLY_BYTES} bytes; is it OpenAI-compatible?")
     try:
         content = json.loads(raw)["choices"][0]["message"]["content"]
     except (ValueError, KeyError, IndexError, TypeError) as error:

@@ -11,13 +11,14 @@ UPSTREAM_FOLDER = "Benchmark_Dataset"
 
 @dataclass(frozen=True)
 class Split:
-    """One benchmark split: the lmms-eval task name, the upstream file and its checksum."""
+    """One benchmark split: the lmms-eval task name, the upstream file, its checksum and its size in bytes."""
 
     task: str
     file_name: str
     alias: str
     group: str
     sha256: str
+    size: int
 
 
 SPLITS: tuple[Split, ...] = (
@@ -27,6 +28,7 @@ SPLITS: tuple[Split, ...] = (
         "Held-in: Temporal",
         "med_mim_held_in",
         "265b2538ee6169be9f51b1834b229cc2712b99e6cb00786940b411cbe5c2db0f",
+        842062,
     ),
     Split(
         "med_mim_held_in_reasoning",
@@ -34,6 +36,7 @@ SPLITS: tuple[Split, ...] = (
         "Held-in: Reasoning",
         "med_mim_held_in",
         "cb3369a051e4ee8d2a5818802161c063b34bc965225724167069d77dd555f4d5",
+        538094,
     ),
     Split(
         "med_mim_held_in_comparison",
@@ -41,6 +44,7 @@ SPLITS: tuple[Split, ...] = (
         "Held-in: Comparison",
         "med_mim_held_in",
         "4ce9790ccacccbbafac72d4dab099a9d8bd0fd22ece3d03fc006d524e8f728eb",
+        337704,
     ),
     Split(
         "med_mim_held_in_coreference",
@@ -48,6 +52,7 @@ SPLITS: tuple[Split, ...] = (
         "Held-in: Coreference",
         "med_mim_held_in",
         "4356ef0251f6c414828fee102eebdc4ec9d63442bf895f979d5f1722fb581756",
+        1462090,
     ),
     Split(
         "med_mim_held_out_odir",
@@ -55,6 +60,7 @@ SPLITS: tuple[Split, ...] = (
         "Held-out: ODIR",
         "med_mim_held_out",
         "da253e35ad3e4b9bc296b08c582e430f29803975b66c9b52c48d7f7eae26b153",
+        421543,
     ),
     Split(
         "med_mim_held_out_rad",
@@ -62,6 +68,7 @@ SPLITS: tuple[Split, ...] = (
         "Held-out: RAD",
         "med_mim_held_out",
         "d3bd573b26a29052307391fd579b485fcda5f7efd51472f0cf9ee6342f719700",
+        319015,
     ),
 )
 

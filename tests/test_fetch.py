@@ -6,8 +6,12 @@ import io
 import json
 import re
 import shutil
+import signal
 import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,11 +24,13 @@ from medmim_tasks.fetch import (
     DEFAULT_BASE_URL,
     DOWNLOADED,
     FAILED,
+    PART_SUFFIX,
     PRESENT,
     fetch_benchmark,
     file_url,
     sha256_of_file,
 )
+from medmim_tasks.http_deadline import WATCHDOG_THREAD_NAME
 from medmim_tasks.splits import SPLITS, UPSTREAM_COMMIT
 
 MIRROR_PREFIX = "/mirror"
@@ -39,6 +45,11 @@ class LoopbackServer:
     files_dir: Path
     drop: set[str] = field(default_factory=set)  # always cut the body in half, then close
     drop_once: set[str] = field(default_factory=set)  # cut the first request only
+    trickle: set[str] = field(default_factory=set)  # send one byte every `trickle_s` seconds
+    trickle_s: float = 0.05
+    oversize: dict[str, int] = field(default_factory=dict)  # append this many bytes, without a Content-Length
+    announce_oversize: set[str] = field(default_factory=set)  # announce a Content-Length one byte too large
+    sent: dict[str, int] = field(default_factory=dict)  # bytes of the body written per file (last request)
     requests: list[str] = field(default_factory=list)
     base_url: str = ""
 
@@ -57,8 +68,30 @@ class LoopbackServer:
                 body = path.read_bytes()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
+                if name in server.announce_oversize:
+                    self.send_header("Content-Length", str(len(body) + 1))
+                elif name not in server.oversize:
+                    self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
+                server.sent[name] = 0
+                try:
+                    if name in server.trickle:
+                        for byte in body:
+                            self.wfile.write(bytes([byte]))
+                            self.wfile.flush()
+                            server.sent[name] += 1
+                            time.sleep(server.trickle_s)
+                        return
+                    if name in server.oversize:
+                        padded = body + b" " * server.oversize[name]
+                        for start in range(0, len(padded), 65536):
+                            self.wfile.write(padded[start : start + 65536])
+                            server.sent[name] += len(padded[start : start + 65536])
+                        self.close_connection = True
+                        return
+                except OSError:  # the client hung up
+                    self.close_connection = True
+                    return
                 cut = name in server.drop or (name in server.drop_once and server.requests.count(name) == 1)
                 if cut:
                     self.wfile.write(body[: len(body) // 2])
@@ -233,3 +266,107 @@ def test_fresh_machine_fetch_then_check_tells_what_is_missing(served, tmp_path, 
     assert all(split["present"] and split["sha256_ok"] for split in report["splits"])
     assert [problem["subject"] for problem in report["problems"]] == ["EMBED", "LUMIERE", "MS-CXR-T", "ODIR", "VQA-RAD"]
     assert sum(dataset["missing"] for dataset in report["datasets"]) == 7336
+
+
+def test_pinned_sizes_match_the_files(benchmark_dir):
+    assert all((benchmark_dir / split.file_name).stat().st_size == split.size for split in SPLITS)
+
+
+def test_a_trickling_server_is_cut_off_by_the_per_file_time_limit(served, tmp_path):
+    """One byte every 0.05 s: every read is quick, the file would take hours; the limit caps the whole file."""
+    served.trickle.add(RAD.file_name)
+    [result] = fetch_benchmark(
+        tmp_path, served.base_url, splits=[RAD], stream=io.StringIO(), attempts=3, retry_delay_s=0, file_timeout_s=0.5
+    )
+    assert result.status == FAILED
+    assert "not complete within 0.5 s (--timeout)" in result.detail and "nothing was written" in result.detail
+    assert served.sent[RAD.file_name] < RAD.size
+    assert _leftovers(tmp_path) == []
+    assert not [thread for thread in threading.enumerate() if thread.name == WATCHDOG_THREAD_NAME]
+
+
+def test_the_total_time_limit_ends_the_whole_fetch(served, tmp_path):
+    for split in SPLITS:
+        served.trickle.add(split.file_name)
+    results = fetch_benchmark(
+        tmp_path, served.base_url, stream=io.StringIO(), retry_delay_s=0, file_timeout_s=60, total_timeout_s=0.5
+    )
+    assert [result.status for result in results] == [FAILED] * 6
+    assert "not complete within the time left of --total-timeout" in results[0].detail
+    assert all("not tried" in result.detail and "--total-timeout" in result.detail for result in results[1:])
+    assert served.requests == [SPLITS[0].file_name]
+    assert _leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("announced", [False, True])
+def test_a_stream_longer_than_the_pinned_size_is_stopped_at_once(served, tmp_path, announced):
+    if announced:
+        served.announce_oversize.add(RAD.file_name)
+    else:
+        served.oversize[RAD.file_name] = 20 * 1024 * 1024
+    [result] = fetch_benchmark(tmp_path, served.base_url, splits=[RAD], stream=io.StringIO(), retry_delay_s=0)
+    assert result.status == FAILED
+    expected = f"announces {RAD.size + 1} bytes" if announced else f"sent more than the pinned file's {RAD.size} bytes"
+    assert expected in result.detail
+    assert served.requests.count(RAD.file_name) == 1  # a wrong file is not retried
+    assert _leftovers(tmp_path) == [] and not (tmp_path / RAD.file_name).exists()
+
+
+def _fetch_process(dest: Path, base_url: str) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "medmim_tasks.cli", "data", "fetch", "--base-url", base_url, "--dest", str(dest)]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def _wait_for_part_file(dest: Path, process: subprocess.Popen[bytes]) -> Path:
+    for _ in range(600):  # polls for up to a minute; the download stalls until the process is stopped
+        parts = list(dest.glob(f".*{PART_SUFFIX}")) if dest.is_dir() else []
+        if parts:
+            return parts[0]
+        assert process.poll() is None, process.stderr.read().decode() if process.stderr else ""
+        time.sleep(0.1)
+    raise AssertionError("the fetch never started writing")
+
+
+def test_sigterm_during_a_download_leaves_no_temporary_file(served, tmp_path):
+    served.trickle.update(split.file_name for split in SPLITS)
+    dest = tmp_path / "dest"
+    process = _fetch_process(dest, served.base_url)
+    _wait_for_part_file(dest, process)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 128 + signal.SIGTERM
+    assert _leftovers(dest) == []
+
+
+def test_a_killed_download_leaves_nothing_behind_after_the_next_run(served, tmp_path):
+    served.trickle.update(split.file_name for split in SPLITS)
+    dest = tmp_path / "dest"
+    process = _fetch_process(dest, served.base_url)
+    part = _wait_for_part_file(dest, process)
+    process.kill()  # SIGKILL: no cleanup can run
+    process.wait(timeout=60)
+    assert part.exists()  # what the issue saw
+    served.trickle.clear()
+    progress = io.StringIO()
+    results = fetch_benchmark(dest, served.base_url, stream=progress)
+    assert [result.status for result in results] == [DOWNLOADED] * 6
+    assert "removed 1 partial download(s) left by an earlier, interrupted fetch" in progress.getvalue()
+    assert _leftovers(dest) == []
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--base-url", "mirror.example/med-mim"], "argument --base-url: 'mirror.example/med-mim' is not an http(s) URL"),
+        (["--base-url", "http://127.0.0.1:99999"], "argument --base-url: 'http://127.0.0.1:99999' has a bad port"),
+        (["--timeout", "nan"], "argument --timeout: must be a finite number of seconds more than 0, not 'nan'"),
+        (["--timeout", "-1"], "argument --timeout: must be a finite number of seconds more than 0"),
+        (["--total-timeout", "inf"], "argument --total-timeout: must be a finite number of seconds more than 0"),
+        (["--attempts", "0"], "argument --attempts: must be at least 1"),
+    ],
+)
+def test_bad_options_are_named_with_the_fix(tmp_path, capsys, arguments, message):
+    with pytest.raises(SystemExit) as exited:
+        main(["data", "fetch", "--dest", str(tmp_path), *arguments])
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from medmim_tasks.fetch import DEFAULT_BASE_URL, FAILED, fetch_benchmark
+from medmim_tasks.commands.arguments import positive_int, positive_seconds
+from medmim_tasks.fetch import (
+    DEFAULT_BASE_URL,
+    DEFAULT_FILE_TIMEOUT_S,
+    DEFAULT_TOTAL_TIMEOUT_S,
+    FAILED,
+    check_base_url,
+    fetch_benchmark,
+)
 from medmim_tasks.items import (
     BENCHMARK_DIR_VARIABLE,
     BenchmarkFormatError,
@@ -24,12 +35,41 @@ from medmim_tasks.sources import image_root
 from medmim_tasks.splits import UPSTREAM_COMMIT, UPSTREAM_FOLDER, UPSTREAM_REPOSITORY
 
 
+def base_url(text: str) -> str:
+    """argparse type of --base-url: an http(s) URL with a host."""
+    try:
+        return check_base_url(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+@contextmanager
+def sigterm_as_exit() -> Iterator[None]:
+    """Within the block, SIGTERM raises SystemExit(143), so `finally` clauses (temporary files) still run."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    try:
+        previous = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def run_fetch(args: argparse.Namespace) -> int:
     dest = Path(args.dest).expanduser() if args.dest else benchmark_dir()
     source = args.base_url or DEFAULT_BASE_URL
     print(f"Fetching the Med-MIM benchmark files from {source}/{UPSTREAM_FOLDER}/ into {dest}", file=sys.stderr)
     try:
-        results = fetch_benchmark(dest, source, attempts=args.attempts)
+        with sigterm_as_exit():
+            results = fetch_benchmark(
+                dest, source, attempts=args.attempts, file_timeout_s=args.timeout, total_timeout_s=args.total_timeout
+            )
     except OSError as error:
         print(f"error: cannot use {dest} as the benchmark folder: {error}", file=sys.stderr)
         return 1
@@ -89,11 +129,13 @@ def add_parser(subparsers: Any) -> None:
             f"Download the six Med-MIM benchmark JSON files from {UPSTREAM_REPOSITORY} (folder "
             f"{UPSTREAM_FOLDER}/, commit {UPSTREAM_COMMIT}) and check each against its pinned SHA-256. "
             "Files already in place with the right checksum are not downloaded again; a failed or corrupt "
-            "download leaves the file that was there untouched."
+            "download leaves the file that was there untouched. A download stops at the file's pinned size "
+            "and within --timeout per file and --total-timeout overall; interrupted downloads leave no "
+            "temporary files (those of a killed fetch are removed by the next one)."
         ),
     )
     fetch.add_argument(
-        "--base-url", metavar="URL", default=None,
+        "--base-url", metavar="URL", default=None, type=base_url,
         help=f"fetch URL/{UPSTREAM_FOLDER}/<file name> instead (a mirror); default {DEFAULT_BASE_URL}",
     )
     fetch.add_argument(
@@ -101,8 +143,16 @@ def add_parser(subparsers: Any) -> None:
         help=f"folder for the files; default ${BENCHMARK_DIR_VARIABLE} or ~/.cache/medmim/benchmark",
     )
     fetch.add_argument(
-        "--attempts", type=int, default=3, metavar="N",
+        "--attempts", type=positive_int, default=3, metavar="N",
         help="tries per file for dropped connections, timeouts and server errors (default 3)",
+    )
+    fetch.add_argument(
+        "--timeout", type=positive_seconds, default=DEFAULT_FILE_TIMEOUT_S, metavar="SECONDS",
+        help=f"time limit per file, all its tries together (default {DEFAULT_FILE_TIMEOUT_S:g})",
+    )
+    fetch.add_argument(
+        "--total-timeout", type=positive_seconds, default=DEFAULT_TOTAL_TIMEOUT_S, metavar="SECONDS",
+        help=f"time limit of the whole fetch; files not started by then fail (default {DEFAULT_TOTAL_TIMEOUT_S:g})",
     )
     fetch.set_defaults(func=run_fetch)
 
