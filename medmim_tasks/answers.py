@@ -78,17 +78,19 @@ def _folded(text: str) -> str | None:
 # --- preprocessing ---------------------------------------------------------------------------
 _THINK_TAG = re.compile(r"<(/?)(?:think|thinking|reasoning)\s*>", re.IGNORECASE)
 _SPECIAL_TOKEN = re.compile(r"<\|[^|<>]{0,40}\|>")
-_LATEX_BOX = re.compile(r"\\(?:boxed|fbox)\s*\{\s*(?:\\(?:text|textbf|mathrm)\s*\{)?\s*([^{}]*?)\s*\}?\s*\}")
-_LATEX_TEXT = re.compile(r"\\(?:text|textbf|mathrm)\s*\{\s*([^{}]*?)\s*\}")
+_BRACED = r"\s*(?:([^{}\s](?:[^{}]*[^{}\s])?)\s*)?\}"  # "{ text }": the text without the spaces, then "}"
+_LATEX_BOX = re.compile(r"\\(?:boxed|fbox)\s*\{(?:\s*\\(?:text|textbf|mathrm)\s*\{)?" + _BRACED + r"(?:\s*\})?")
+_LATEX_TEXT = re.compile(r"\\(?:text|textbf|mathrm)\s*\{" + _BRACED)
 _MARKDOWN = str.maketrans({"*": None, "`": None, "$": None})
 
 # --- fast paths ------------------------------------------------------------------------------
 _BARE_REPLY = re.compile(
-    r"""[\s"'(\[{<]*(?:(?:option|choice|answer|letter)\s*[:\-]?\s*)?[\s"'(\[{]*([A-Za-z])[\s"')\]}>]*[.:!?]?[\s"']*""",
+    r"""[\s"'(\[{<]*(?:(?:option|choice|answer|letter)(?:\s*[:\-])?[\s"'(\[{]*)?([A-Za-z])[\s"')\]}>]*(?:[.:!?][\s"']*)?""",
     re.IGNORECASE,
 )
-_GOLD_REPLY = re.compile(
-    r"[ \t(\[]*([A-Z])[ \t]*(?:[)\]][ \t]*[:.\-\u2013\u2014]?|[:.\-\u2013\u2014])[ \t]*([^\n]+?)[ \t]*"
+_GOLD_REPLY = re.compile(  # group 2: the text after the separator, without spaces around it; group 3: a space alone
+    r"[ \t(\[]*([A-Z])[ \t]*(?:[)\]][ \t]*(?:[:.\-\u2013\u2014][ \t]*)?|[:.\-\u2013\u2014][ \t]*)"
+    r"(?:([^ \t\n](?:[^\n]*[^ \t\n])?)[ \t]*|([ \t]))"
 )
 
 # --- judging one letter ----------------------------------------------------------------------
@@ -98,14 +100,14 @@ _CONTINUATION = _words(
     "given due based according and or but so then which that for in on at with from to by if when while "
     "this overall too also now instead definitely clearly indeed though however over"
 )
-_LABEL_TEXT = re.compile(r"[ \t]*[)\]]?[ \t]*[:.)\-\u2013\u2014][ \t]*([^\n]{1,200})")
+_LABEL_TEXT = re.compile(r"[ \t]*(?:[)\]][ \t]*)?[:.)\-\u2013\u2014][ \t]*([^\n]{1,200})")
 _TERMINAL_AFTER = re.compile(r"[ \t]*(?:[.!?;,)\]\n。！？；，]|$)")
 _PARTNER = re.compile(
     r"[ \t]*(?:,|/|&|\+|(?i:\bor\b|\band\b|\bvs\b\.?|\bversus\b|\bnor\b)|或|和|与|與|及|、)[ \t]*"
     r"(?:(?i:possibly|maybe|perhaps|also|even|rather)[ \t]+)?(?:(?i:option|choice)[ \t]*)?[(\[]?([A-Z])(?![A-Za-z0-9])"
 )
 _NEGATED_AFTER = re.compile(
-    r"[ \t]*[)\]]?[ \t]*(?:(?:is|was|seems|appears|looks|would be|can be|could be|must be|should be|has been)[ \t]+)?"
+    r"[ \t]*(?:[)\]][ \t]*)?(?:(?:is|was|seems|appears|looks|would be|can be|could be|must be|should be|has been)[ \t]+)?"
     r"(?:not\b|n't\b|incorrect|wrong|unlikely|ruled out|excluded|eliminated|less likely|false|不|错|錯)",
     re.IGNORECASE,
 )
@@ -131,7 +133,7 @@ _GAP = (
     r"(?:[\s\"'\u201c\u201d\u2018\u2019:=,>|\-\u2013\u2014]|\\(?:boxed|text)\{|\{|"
     r"\b(?:is|are|would|should|must|will|be|have|to|appears?|seems?|then|therefore|thus|clearly|definitely|"
     r"likely|probably|most|indeed|here|final|option|choice|letter|answer|es|est|ist|lautet|correcta|correcte|"
-    r"richtige|correta|corretta)\b|[\u00e9\u00e8]|[是为為应應该該选選择擇项項:]|は|은|는){0,24}?"
+    r"richtige|correta|corretta)\b|[\u00e9\u00e8]|[是为為应應该該选選择擇项項]|は|은|는){0,24}?"
 )
 _NOUN_LEADS = r"answer|ans|option|choice|selection|solution|response|prediction|result|correct"
 _COMMIT_LEAD = re.compile(
@@ -147,7 +149,7 @@ _COMMIT_LEAD = re.compile(
     r"\s+(?=(?:option|choice|answer)\b|[(\[])"
     r"|\b(?:therefore|thus|hence|so|consequently|overall|in\s+conclusion|in\s+summary|finally|ultimately|"
     r"it\s+is|it's|it\s+must\s+be|that\s+is|that's|this\s+is|which\s+is|would\s+be|should\s+be|must\s+be|"
-    r"probably|possibly|most\s+likely|likely|perhaps|maybe|actually|wait(?:\s*,?\s*no)?|rather|instead|"
+    r"probably|possibly|most\s+likely|likely|perhaps|maybe|actually|wait(?:\s*(?:,\s*)?no)?|rather|instead|"
     r"i\s+mean|correction)\b"
     r"|antwort|respuesta|r\u00e9ponse|resposta|risposta|答案|答え|정답|选择|選擇|选项|選項|选|選|答"
     r")(?P<gap>" + _GAP + r")[(\[{\"']?(?P<letter>[A-Za-z])(?![A-Za-z0-9])",
@@ -184,26 +186,26 @@ _LETTER_IS_RIGHT_CORE = re.compile(
 
 # --- weak letter commitments -----------------------------------------------------------------
 _LETTER_IN_PARENS = re.compile(r"[(\[]([A-Z])[)\]]")
-_PARENS_AT_LINE_END = re.compile(r"[(\[]([A-Z])[)\]][ \t]*[.!]?[ \t]*$", re.MULTILINE)
-_LETTER_SENTENCE_AT_END = re.compile(r"[.!?][ \t]+[(\[]?([A-Z])[)\]]?[ \t]*[.!]?[ \t]*$")
-_LETTER_AT_END = re.compile(r"[,\-\u2013\u2014:][ \t]*[(\[]?([A-Z])[)\]]?[ \t]*[.!]?[ \t]*$")
+_PARENS_AT_LINE_END = re.compile(r"[(\[]([A-Z])[)\]][ \t]*(?:[.!][ \t]*)?$", re.MULTILINE)
+_LETTER_SENTENCE_AT_END = re.compile(r"[.!?][ \t]+[(\[]?([A-Z])[)\]]?[ \t]*(?:[.!][ \t]*)?$")
+_LETTER_AT_END = re.compile(r"[,\-\u2013\u2014:][ \t]*[(\[]?([A-Z])[)\]]?[ \t]*(?:[.!][ \t]*)?$")
 _AFTER_END_LETTER = " \t.!)]\n"  # what may follow the letter of the two patterns above (\n: `$`)
 
 # --- lines -----------------------------------------------------------------------------------
 _LINE_PREFIX = r"[ \t>#\-\u2022]*(?:\d+[.)][ \t]*)?"
 _MARKER_LINE = re.compile(
     _LINE_PREFIX + r"(?:(?i:option|choice)[ \t]*)?[(\[]?([A-Z])[ \t]*"
-    r"(?:[)\]][ \t]*[:.\-\u2013\u2014,]?|[:.\-\u2013\u2014,;?!])[ \t]*(.*)$"
+    r"(?:[)\]][ \t]*(?:[:.\-\u2013\u2014,][ \t]*)?|[:.\-\u2013\u2014,;?!][ \t]*)((?:[^ \t\n].*)?)$"
 )
 _BARE_LINE = re.compile(
     _LINE_PREFIX
-    + r"""(?:(?i:option|choice|answer|final answer)[ \t]*[:\-]?[ \t]*)?[(\[{"']*([A-Za-z])[)\]}"']*[ \t]*[.:!?]?[ \t]*$"""
+    + r"""(?:(?i:option|choice|answer|final answer)[ \t]*(?:[:\-][ \t]*)?)?[(\[{"']*([A-Za-z])[)\]}"']*[ \t]*(?:[.:!?][ \t]*)?$"""
 )
 _INLINE_MARKER = re.compile(r"(?<![A-Za-z0-9])[(\[]?([A-Z])[)\]]?[ \t]*[:.)\-\u2013\u2014][ \t]*")
 _INLINE_MARKER_CORE = re.compile(r"[A-Z][)\]]?[ \t]*[:.)\-\u2013\u2014]")  # in every _INLINE_MARKER match
 _INLINE_LABEL = re.compile(r"(?<![A-Za-z0-9.])[(\[]?([A-Z])(?:\)|[ \t]*:)")
 _INLINE_LABEL_CORE = re.compile(r"[A-Z](?:\)|[ \t]*:)")  # in every _INLINE_LABEL match
-_START_LETTER = re.compile(r"""[\s(\[{"']*(?:(?i:option|choice)[ \t]*)?[(\[{"']*([A-Za-z])(?![A-Za-z0-9])""")
+_START_LETTER = re.compile(r"""[\s(\[{"']*(?:(?i:option|choice)[ \t]*[(\[{"']*)?([A-Za-z])(?![A-Za-z0-9])""")
 _LETTER_MENTION = re.compile(
     r"(?:\b(?i:option|choice|answer)\s*[(\[]?[A-Z](?![A-Za-z0-9])|[(\[][A-Z][)\]]|^"
     + _LINE_PREFIX
@@ -238,13 +240,13 @@ _PLACE_NOUNS = _words("image images one examination exam scan picture view study
 _PLACE_PHRASES = frozenset({"sequence", "order", "line", "row"})
 _ANSWER_ADJECTIVES = ("final", "correct", "right", "best", "my")
 _STRONG_TEXT_LEAD = re.compile(
-    r"(?:\b(?:" + "|".join(_ANSWER_ADJECTIVES) + r")\s+answer\b|\banswer\b)[\s\"':=\-\u2013\u2014]*([^.;!?\n]{1,300})",
+    r"(?:\b(?:" + "|".join(_ANSWER_ADJECTIVES) + r")\s+answer\b|\banswer\b)[\s\"':=\-\u2013\u2014]*([^.;!?\n\s\"':=\-\u2013\u2014][^.;!?\n]{0,299})",
     re.IGNORECASE,
 )
 _WEAK_TEXT_LEAD = re.compile(
     r"(?:\bi\s+(?:think|believe|would\s+say)\b|\bi'd\s+say\b|\bit\s+is\b|\bit's\b|\bthis\s+is\b|\bthat\s+is\b|"
     r"\bconsistent\s+with\b|\bindicat(?:es|ing)\b|\bsuggest(?:s|ing)\b|\bcategori[sz]ed?\s+(?:it\s+|this\s+)?as\b|"
-    r"\bdiagnosis\s*(?:is|:))[\s\"':=\-\u2013\u2014]*([^.;!?\n]{1,300})",
+    r"\bdiagnosis\s*(?:is|:))[\s\"':=\-\u2013\u2014]*([^.;!?\n\s\"':=\-\u2013\u2014][^.;!?\n]{0,299})",
     re.IGNORECASE,
 )
 _STRONG_TEXT_LEAD_FOLDED = _lower_case_twin(_STRONG_TEXT_LEAD)
@@ -257,10 +259,12 @@ _LEAD_FILLER = _words(
     "is are was likely probably most clearly definitely therefore thus option choice that it s this would "
     "be here final answer correct"
 )
-_SENTENCE_BREAK = re.compile(r"[.;!?\n。！？；]+(?=\s|$)")
+_SENTENCE_BREAK = re.compile(r"(?<![.;!?\n。！？；])[.;!?\n。！？；]+(?=\s|$)")  # tried only where a run starts
 _SENTENCE_BREAK_TOKEN = "\x01 "
 _FIRST_CLAUSE = re.compile(r"[^,.;:!?\n]+")
-_PAIR_OPTION = re.compile(r"\s*first\s*:\s*(.+?)\s*[,;]\s*second\s*:\s*(.+?)\s*\.?\s*", re.IGNORECASE)
+_PAIR_OPTION = re.compile(  # the findings keep spaces and a final "." around them (_normalise drops those)
+    r"\s*first\s*:(?:\s*\n)?(.+?)(?:\n\s*)?[,;]\s*second\s*:(?:\s*\n)?(.+)(?:\n\s*(?:\.\s*)?)?", re.IGNORECASE
+)
 _FINDING_SEPARATOR = re.compile(r"[,;]|\band\b", re.IGNORECASE)
 _CLAUSE_SPLIT = re.compile(r"[,.;:!?\n]|\b(?:and|while|whereas|but|although)\b", re.IGNORECASE)
 _HEDGE = re.compile(
@@ -746,23 +750,53 @@ def _in_disjunction(padded: str, start: int, end: int) -> bool:
     return bool((before and before[-1] in _DISJUNCTIONS) or (after and after[0] in _DISJUNCTIONS))
 
 
+_MENTION_CONTEXT = 61  # characters around a mention that _negated_at, _in_disjunction, ... read (and one more)
+
+
+def _mentions(padded: str, phrase: str) -> tuple[str, list[tuple[str, int, int]]]:
+    """Each occurrence of a padded phrase in a padded normalised text, as (context, start, end): the
+    text around it, with every earlier occurrence blanked out ('\\0'), and where the phrase lies in
+    that context (`start` > 60 exactly when the phrase starts after the text's 60th character);
+    and the text with all of them blanked out (a shorter phrase looked for next is not found inside).
+
+    In one pass: blanking each occurrence in the whole text before looking for the next one costs
+    the text's length per occurrence (quadratic in a reply that repeats an option's text)."""
+    starts: list[int] = []
+    position = padded.find(phrase)
+    while position != -1:
+        starts.append(position)
+        position = padded.find(phrase, position + len(phrase) - 1)  # neighbours share their padding space
+    if not starts:
+        return padded, []
+    pieces: list[str] = []
+    kept_from = 0
+    for position in starts:
+        pieces += [padded[kept_from : position + 1], "\0" * (len(phrase) - 2)]
+        kept_from = position + len(phrase) - 1
+    blanked = "".join(pieces) + padded[kept_from:]
+    mentions = []
+    for position in starts:
+        context_start = max(0, position - _MENTION_CONTEXT)
+        end = position + len(phrase)
+        context = blanked[context_start:position] + padded[position : end + _MENTION_CONTEXT]
+        mentions.append((context, position - context_start, end - context_start))
+    return blanked, mentions
+
+
 def _mentioned_options(padded: str, options: _Options) -> set[str]:
     """Letters whose option text occurs un-negated in the normalised reply (longest first); '?' if left open."""
     hits: set[str] = set()
     for letter, option_text in options.texts:
-        position = padded.find(option_text)
-        while position != -1:
-            end = position + len(option_text)
-            if _negated_at(padded, position, end):
+        padded, mentions = _mentions(padded, option_text)
+        for context, start, end in mentions:
+            if _negated_at(context, start, end):
                 pass
-            elif _overlaps_longer_option(padded, position, end, option_text, options) or _in_disjunction(
-                padded, position, end
+            elif _overlaps_longer_option(context, start, end, option_text, options) or _in_disjunction(
+                context, start, end
             ):
                 hits.add(_UNDECIDED)
             else:
                 hits.update(options.heads.get(option_text, {letter}))
-            padded = padded[: position + 1] + "\0" * (len(option_text) - 2) + padded[end - 1 :]
-            position = padded.find(option_text, end - 1)
     return hits
 
 
@@ -862,13 +896,9 @@ def _mentioned_phrases(padded: str, phrases: tuple[str, ...]) -> set[str]:
     """The phrases (longest first) that occur un-negated in a normalised clause."""
     mentioned: set[str] = set()
     for phrase in phrases:
-        position = padded.find(phrase)
-        while position != -1:
-            end = position + len(phrase)
-            if not _negated_at(padded, position, end):
-                mentioned.add(phrase)
-            padded = padded[: position + 1] + "\0" * (len(phrase) - 2) + padded[end - 1 :]
-            position = padded.find(phrase, end - 1)
+        padded, mentions = _mentions(padded, phrase)
+        if any(not _negated_at(context, start, end) for context, start, end in mentions):
+            mentioned.add(phrase)
     return mentioned
 
 
@@ -924,7 +954,7 @@ def extract_choice(response: str, options: Mapping[str, str]) -> str | None:
         letter = bare.group(1).upper()
         return letter if letter in prepared.letters else None
     gold = _GOLD_REPLY.fullmatch(text)
-    if gold and gold.group(1) in prepared.letters and _normalise(gold.group(2)) == prepared.by_letter[gold.group(1)]:
+    if gold and gold.group(1) in prepared.letters and _normalise(gold.group(2) or gold.group(3)) == prepared.by_letter[gold.group(1)]:
         return gold.group(1)
 
     commitments = _commitments(text, prepared)
