@@ -8,6 +8,7 @@ and prints the score beside chance for every question type.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -42,7 +43,8 @@ TINY_MODEL_DIR = "~/.cache/medmim/tiny-llava"
 # The tiny model's replies are noise: 16 new tokens show the whole path at a fraction of the
 # task's 256. A model named with --model runs with the task's own generation settings.
 TINY_MAX_NEW_TOKENS = 16
-DEFAULT_OUTPUT = "medmim-demo"
+# Beside the sanity set and the tiny model, never in the working folder (which may be the clone).
+DEFAULT_OUTPUT = "~/.cache/medmim/demo"
 LOG_FILE = "lmms_eval.log"
 REPORT_FILE = "sanity_report.txt"
 FILTER = "none"
@@ -82,6 +84,22 @@ class DemoRun:
 
 
 # ---------------------------------------------------------------- building the inputs
+
+
+def check_video_reader() -> None:
+    """DemoError unless the `decord` module that lmms-eval's llava_hf imports at load time is installed."""
+    if importlib.util.find_spec("decord") is None:
+        raise DemoError(
+            "lmms-eval's llava_hf model (the demo's tiny model runs through it) imports the `decord` video "
+            "reader, which is not installed. `pip install -e .` installs it (as decord2) on Linux x86-64 and "
+            "arm64, macOS on Apple Silicon and Windows; on another platform install a package that provides "
+            "`decord` (`pip install decord2`, or `decord` on Linux x86-64) if one exists for it."
+        )
+
+
+def output_folder(output: Path | None = None) -> Path:
+    """Where a run's files go: `output`, else ~/.cache/medmim/demo (so never inside a clone)."""
+    return Path(output or DEFAULT_OUTPUT).expanduser().resolve()
 
 
 def tiny_model_vocabulary_text() -> str:
@@ -262,7 +280,9 @@ def run_demo(
         raise DemoError("--model_args needs --model (the lmms-eval model name it is for)")
     if limit is not None and limit <= 0:
         raise DemoError(f"--limit must be a positive number of documents, got {limit}")
-    output_dir = Path(output or DEFAULT_OUTPUT).expanduser().resolve()
+    if model is None:
+        check_video_reader()
+    output_dir = output_folder(output)
     try:
         writable_folder(output_dir, "--output")  # before minutes of work, not after
     except OutputFolderError as error:
@@ -372,7 +392,7 @@ def format_report(run: DemoRun, tiny: bool, report_path: Path | None = None) -> 
             "Check its image handling (max images, image tokens, order) before the full benchmark."
         )
     elif flagged:
-        lines.append("Rows near chance: see README, 'First run: medmim demo', for how to read them.")
+        lines.append("Rows near chance: docs/demo.md, 'Reading it', says how to read them.")
     else:
         lines.append("Every row is well above chance: this model sees the images, in order.")
     lines += [

@@ -37,6 +37,6 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument("--model", default=None, help="lmms-eval model name (default: the tiny local LLaVA, via llava_hf)")
     parser.add_argument("--model_args", default=None, help="lmms-eval --model_args for --model, e.g. pretrained=Qwen/Qwen2.5-VL-7B-Instruct")
-    parser.add_argument("--output", type=Path, default=Path(DEFAULT_OUTPUT), help=f"folder for lmms-eval's results and log (default: ./{DEFAULT_OUTPUT})")
+    parser.add_argument("--output", type=Path, default=None, help=f"folder for lmms-eval's results, its log and the report (default: {DEFAULT_OUTPUT})")
     parser.add_argument("--limit", type=int, default=None, help="score only the first N documents (question types are interleaved)")
     parser.set_defaults(func=run)
