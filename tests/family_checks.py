@@ -18,7 +18,7 @@ import io
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +88,7 @@ def assert_images_match(doc: Mapping[str, Any], images: Sequence[ImageLike], tol
 def assert_prompt(doc: Mapping[str, Any], prompt_text: str, image_token: str, label_format: str = DEFAULT_LABEL_FORMAT) -> None:
     """One image token per image, no stray `<image>`, and each label right before its own image (or none)."""
     key = doc["doc_key"]
+    assert isinstance(prompt_text, str), f"{key}: the prompt is a {type(prompt_text).__name__}, not text"
     n_images = int(doc["n_images"])
     count = prompt_text.count(image_token)
     assert count == n_images, f"{key}: {count} x {image_token!r} in the prompt for {n_images} images:\n{prompt_text}"
@@ -205,3 +206,76 @@ def family_env(family_benchmark: FamilyBenchmark, monkeypatch: pytest.MonkeyPatc
     for name, value in family_benchmark.environ.items():
         monkeypatch.setenv(name, value)
     return family_benchmark
+
+
+# ---------------------------------------------------------------- running a wrapper and recording what it delivers
+
+TASKS = tuple(split.task for split in SPLITS)
+
+
+@dataclass
+class Delivery:
+    """What one model call received: the images, the prompt text, and the document whose images
+    doc_to_visual opened last before the call (the document lmms-eval was serving)."""
+
+    doc: dict[str, Any]
+    images: list[Any]
+    text: str | None
+
+
+@dataclass
+class DeliveryRecorder:
+    """Records which document's images were opened (by patching medmim_tasks.lmms_hooks.load_image)
+    and what each model call received (`record`, called by a test's recording stand-in or proxy)."""
+
+    bench: FamilyBenchmark
+    opened: list[str] = field(default_factory=list)
+    deliveries: list[Delivery] = field(default_factory=list)
+
+    def install(self, monkeypatch: pytest.MonkeyPatch) -> DeliveryRecorder:
+        from medmim_tasks import lmms_hooks
+
+        original = lmms_hooks.load_image
+
+        def recording_load_image(path: str | Path, max_image_side: int | None = None) -> Image.Image:
+            self.opened.append(str(path))
+            return original(path, max_image_side)
+
+        monkeypatch.setattr(lmms_hooks, "load_image", recording_load_image)
+        return self
+
+    def current_doc(self) -> dict[str, Any]:
+        """The document whose image paths were the last ones opened."""
+        for doc in self.bench.all_docs():
+            paths = list(doc["image_paths"])
+            if self.opened[-len(paths) :] == paths:
+                return doc
+        raise AssertionError(f"the last images opened ({self.opened[-3:]}) are no document's")
+
+    def record(self, images: Sequence[Any], text: str | None) -> None:
+        self.deliveries.append(Delivery(self.current_doc(), list(images), text))
+
+    def assert_every_doc_delivered(self, image_token: str, label_format: str = DEFAULT_LABEL_FORMAT, require_pil: bool = False, tolerance: float = FINGERPRINT_TOLERANCE) -> None:
+        """Each document served exactly once, each call checked with assert_delivery."""
+        keys = [delivery.doc["doc_key"] for delivery in self.deliveries]
+        expected = sorted(doc["doc_key"] for doc in self.bench.all_docs())
+        assert sorted(keys) == expected, f"documents served {sorted(keys)}, expected each of {expected} once"
+        for delivery in self.deliveries:
+            assert_delivery(delivery.doc, delivery.images, delivery.text, image_token, label_format, require_pil, tolerance)
+
+
+def run_in_process(lm: Any, model_name: str, tasks: Sequence[str] = TASKS) -> dict[str, Any]:
+    """lmms-eval's own evaluation (simple_evaluate) of the Med-MIM tasks with a constructed wrapper,
+    its YAML block chosen by `model_name`; returns the results after checking every task scored."""
+    from lmms_eval.evaluator import simple_evaluate
+    from lmms_eval.tasks import TaskManager
+
+    from medmim_tasks.task_path import tasks_path
+
+    manager = TaskManager(include_path=str(tasks_path()), include_defaults=False, model_name=model_name)
+    results = simple_evaluate(model=lm, tasks=list(tasks), task_manager=manager, log_samples=True, bootstrap_iters=0, verbosity="WARNING")
+    assert results is not None, "simple_evaluate returned nothing"
+    for task in tasks:
+        assert task in results["results"], f"{task} missing from the results"
+        assert results["n-samples"][task]["effective"] >= 1, f"{task} scored no document"
+    return results
