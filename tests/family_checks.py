@@ -244,16 +244,20 @@ class DeliveryRecorder:
         monkeypatch.setattr(lmms_hooks, "load_image", recording_load_image)
         return self
 
-    def current_doc(self) -> dict[str, Any]:
-        """The document whose image paths were the last ones opened."""
-        for doc in self.bench.all_docs():
-            paths = list(doc["image_paths"])
-            if self.opened[-len(paths) :] == paths:
-                return doc
-        raise AssertionError(f"the last images opened ({self.opened[-3:]}) are no document's")
+    def current_doc(self, text: str | None = None) -> dict[str, Any]:
+        """The document whose image paths were the last ones opened; where several documents share
+        those images (a multiple-choice and an open item on the same pair), the one whose question
+        is in `text`, else the first not yet served."""
+        candidates = [doc for doc in self.bench.all_docs() if self.opened[-len(doc["image_paths"]) :] == list(doc["image_paths"])]
+        if not candidates:
+            raise AssertionError(f"the last images opened ({self.opened[-3:]}) are no document's")
+        if len(candidates) > 1 and text is not None:
+            candidates = [doc for doc in candidates if doc["question"].strip()[:60] in text] or candidates
+        served = {delivery.doc["doc_key"] for delivery in self.deliveries}
+        return next((doc for doc in candidates if doc["doc_key"] not in served), candidates[0])
 
     def record(self, images: Sequence[Any], text: str | None) -> None:
-        self.deliveries.append(Delivery(self.current_doc(), list(images), text))
+        self.deliveries.append(Delivery(self.current_doc(text), list(images), text))
 
     def assert_every_doc_delivered(self, image_token: str, label_format: str = DEFAULT_LABEL_FORMAT, require_pil: bool = False, tolerance: float = FINGERPRINT_TOLERANCE) -> None:
         """Each document served exactly once, each call checked with assert_delivery."""
@@ -264,16 +268,17 @@ class DeliveryRecorder:
             assert_delivery(delivery.doc, delivery.images, delivery.text, image_token, label_format, require_pil, tolerance)
 
 
-def run_in_process(lm: Any, model_name: str, tasks: Sequence[str] = TASKS) -> dict[str, Any]:
+def run_in_process(lm: Any, model_name: str, tasks: Sequence[str] = TASKS, gen_kwargs: str | None = "max_new_tokens=4") -> dict[str, Any]:
     """lmms-eval's own evaluation (simple_evaluate) of the Med-MIM tasks with a constructed wrapper,
-    its YAML block chosen by `model_name`; returns the results after checking every task scored."""
+    its YAML block chosen by `model_name`; returns the results after checking every task scored.
+    `gen_kwargs` (lmms-eval's --gen_kwargs) keeps tiny random models from generating 256 tokens."""
     from lmms_eval.evaluator import simple_evaluate
     from lmms_eval.tasks import TaskManager
 
     from medmim_tasks.task_path import tasks_path
 
     manager = TaskManager(include_path=str(tasks_path()), include_defaults=False, model_name=model_name)
-    results = simple_evaluate(model=lm, tasks=list(tasks), task_manager=manager, log_samples=True, bootstrap_iters=0, verbosity="WARNING")
+    results = simple_evaluate(model=lm, tasks=list(tasks), task_manager=manager, log_samples=True, bootstrap_iters=0, verbosity="WARNING", gen_kwargs=gen_kwargs)
     assert results is not None, "simple_evaluate returned nothing"
     for task in tasks:
         assert task in results["results"], f"{task} missing from the results"
