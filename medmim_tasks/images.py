@@ -165,6 +165,8 @@ def _shrink_to_fit(image: Image.Image, max_image_side: int) -> Image.Image:
 def to_rgb(image: Image.Image, max_image_side: int | None = None) -> Image.Image:
     """EXIF orientation applied, high bit depth stretched, every other mode made RGB.
 
+    The result's type is exactly `PIL.Image.Image` (never a decoder's subclass) and its mode RGB.
+
     The EXIF transpose happens in place on the decoded picture (no extra copy). With
     max_image_side the result's longest side is at most that many pixels (aspect kept).
     """
@@ -182,6 +184,12 @@ def to_rgb(image: Image.Image, max_image_side: int | None = None) -> Image.Image
         image = image.convert("RGB")
     if max_image_side is not None:
         image = _shrink_to_fit(image, max_image_side)
+    if type(image) is not Image.Image:
+        # A decoder's own class (JpegImageFile, PngImageFile, ...) is left when nothing above made
+        # a new image (an RGB file at full size). Some wrappers take a visual as an image only if
+        # `type(visual) is PIL.Image.Image` (LLaVA-NeXT's llava_onevision and its kin), so hand
+        # over a plain Image: `copy()` returns one, the same copy `convert("RGB")` makes of RGB.
+        image = image.copy()
     return image
 
 

@@ -14,8 +14,11 @@ DEFAULT_PROMPT_SETTINGS: dict[str, Any] = {
     "pre_prompt": "",
     "mc_post_prompt": "Answer with the option's letter from the given choices directly.",
     "open_post_prompt": "Answer the question in one or two sentences.",
-    "image_label": "Image {n}:",
+    # "" = no labels. A label is only safe where the model's prompt puts each image right after
+    # its label; chat templates that render every image first (llava-hf's) would detach them.
+    "image_label": "",
 }
+IMAGE_LABEL = "Image {n}:"  # the label for wrappers proven to interleave (see docs/model-compatibility.md)
 PROMPT_VARIANTS = ("default", "published")
 PLACEHOLDER_MODES = ("keep", "strip")
 PROMPT_VARIANT_VARIABLE = "MEDMIM_PROMPT_VARIANT"
@@ -40,6 +43,12 @@ def prompt_settings(
         settings["prompt_variant"] = variant
     if settings["prompt_variant"] not in PROMPT_VARIANTS:
         raise ValueError(f"lmms_eval_specific_kwargs.prompt_variant must be one of {PROMPT_VARIANTS}, got {settings['prompt_variant']!r}")
+    label = settings["image_label"]
+    if not isinstance(label, str) or (label and label.count("{n}") != 1):
+        raise ValueError(
+            f"lmms_eval_specific_kwargs.image_label must be \"\" (no labels) or text with one {{n}} "
+            f"for the image number, e.g. {IMAGE_LABEL!r}; got {label!r}"
+        )
     if settings["image_placeholders"] not in PLACEHOLDER_MODES:
         raise ValueError(
             f"lmms_eval_specific_kwargs.image_placeholders must be one of {PLACEHOLDER_MODES}, got {settings['image_placeholders']!r}"
@@ -68,7 +77,11 @@ def doc_text(doc: Mapping[str, Any], lmms_eval_specific_kwargs: Mapping[str, Any
 
 
 def doc_messages(doc: Mapping[str, Any], images: list[Any], lmms_eval_specific_kwargs: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-    """One user turn: each image where its `<image>` stands, introduced as "Image n:", then the question."""
+    """One user turn: each image where its `<image>` stands, then the question.
+
+    With an `image_label` (e.g. "Image {n}:") each image is introduced by its label, a text part
+    right before the image part; with "" (the default) no label is added.
+    """
     settings = prompt_settings(lmms_eval_specific_kwargs)
     if len(images) != int(doc["n_images"]):
         raise ValueError(f"{doc['doc_key']}: {len(images)} images opened for an item with {doc['n_images']}")
@@ -78,7 +91,8 @@ def doc_messages(doc: Mapping[str, Any], images: list[Any], lmms_eval_specific_k
         lead = segments[number - 1].strip()
         if lead:
             content.append({"type": "text", "text": lead})
-        content.append({"type": "text", "text": settings["image_label"].format(n=number)})
+        if settings["image_label"]:
+            content.append({"type": "text", "text": settings["image_label"].format(n=number)})
         content.append({"type": "image", "url": image})
     content.append({"type": "text", "text": question_with_instruction(segments[-1].strip(), doc["kind"], settings)})
     return [{"role": "user", "content": content}]

@@ -119,3 +119,56 @@ def test_doc_to_visual_names_the_document_of_a_bad_image(tmp_path: Path) -> None
         doc_to_visual(doc)
     text = str(raised.value)
     assert "med_mim_held_out_rad:17" in text and str(tmp_path / "bad.png") in text
+
+
+def _file_of_every_format(tmp_path: Path) -> list[Path]:
+    """One small file per source format and mode a benchmark image (or a user's) can have."""
+    rgb = Image.fromarray(np.arange(24 * 16 * 3, dtype=np.uint8).reshape(16, 24, 3))
+    gray = rgb.convert("L")
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    palette = rgb.convert("P", palette=Image.Palette.ADAPTIVE, colors=16)
+    files = [
+        save(rgb, tmp_path / "rgb.jpg"),
+        save(rgb, tmp_path / "rotated.jpg", exif=exif.tobytes()),
+        save(gray, tmp_path / "gray.jpg"),
+        save(rgb.convert("CMYK"), tmp_path / "cmyk.jpg"),
+        save(rgb, tmp_path / "rgb.png"),
+        save(gray, tmp_path / "gray.png"),
+        save(Image.fromarray((np.arange(24 * 16, dtype=np.uint16) * 100).reshape(16, 24)), tmp_path / "mammo16.png"),
+        save(palette, tmp_path / "palette.png"),
+        save(palette, tmp_path / "palette_transparent.png", transparency=0),
+        save(rgb.convert("RGBA"), tmp_path / "rgba.png"),
+        save(gray.convert("LA"), tmp_path / "la.png"),
+        save(gray.convert("1"), tmp_path / "bilevel.png"),
+        save(rgb, tmp_path / "rgb.tif"),
+        save(rgb, tmp_path / "rgb.bmp"),
+        save(palette, tmp_path / "palette.gif"),
+        save(rgb, tmp_path / "rgb.webp"),
+    ]
+    return files
+
+
+@pytest.mark.parametrize("max_image_side", [None, 1000, 8])
+def test_every_format_arrives_as_a_plain_rgb_pil_image(tmp_path: Path, max_image_side: int | None) -> None:
+    # LLaVA-NeXT wrappers (llava_onevision, longva, ...) take a visual as an image only if
+    # `type(visual) is PIL.Image.Image`: a JpegImageFile would be dropped without a word.
+    for path in _file_of_every_format(tmp_path):
+        image = load_image(path, max_image_side)
+        assert type(image) is Image.Image, f"{path.name}: {type(image).__name__}"
+        assert image.mode == "RGB", path.name
+        assert max(image.size) <= (max_image_side or 24), path.name
+
+
+def test_plain_image_keeps_the_pixels_of_the_decoded_file(tmp_path: Path) -> None:
+    path = _file_of_every_format(tmp_path)[0]
+    assert type(Image.open(path)) is not Image.Image  # the decoder's subclass, as before the fix
+    assert np.array_equal(np.asarray(load_image(path)), np.asarray(Image.open(path).convert("RGB")))
+
+
+def test_doc_to_visual_hands_over_plain_images(tmp_path: Path) -> None:
+    from medmim_tasks.lmms_hooks import doc_to_visual
+
+    paths = [str(path) for path in _file_of_every_format(tmp_path)]
+    images = doc_to_visual({"image_paths": paths})
+    assert [type(image) for image in images] == [Image.Image] * len(paths)

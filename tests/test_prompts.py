@@ -11,6 +11,7 @@ from medmim_tasks.docs import item_doc
 from medmim_tasks.items import parse_items
 from medmim_tasks.prompts import (
     DEFAULT_PROMPT_SETTINGS,
+    IMAGE_LABEL,
     doc_messages,
     doc_text,
     prompt_settings,
@@ -81,7 +82,7 @@ def test_lmms_eval_bookkeeping_keys_are_ignored_and_bad_values_rejected() -> Non
 
 def test_messages_interleave_labelled_images_in_order() -> None:
     images = [Image.new("RGB", (2, 2), (n, n, n)) for n in range(3)]
-    [turn] = doc_messages(OPEN, images)
+    [turn] = doc_messages(OPEN, images, {"image_label": IMAGE_LABEL})
     assert turn["role"] == "user"
     content = turn["content"]
     assert [part["type"] for part in content] == ["text", "image", "text", "image", "text", "image", "text"]
@@ -92,9 +93,24 @@ def test_messages_interleave_labelled_images_in_order() -> None:
 
 def test_text_between_placeholders_stays_in_place() -> None:
     doc = make_doc("Before:<image>After:<image>Is it worse?", "Yes.")
-    content = doc_messages(doc, ["i1", "i2"])[0]["content"]
+    content = doc_messages(doc, ["i1", "i2"], {"image_label": IMAGE_LABEL})[0]["content"]
     texts = [part.get("text") or part["url"] for part in content]
     assert texts == ["Before:", "Image 1:", "i1", "After:", "Image 2:", "i2", f"Is it worse?\n{OPEN_POST}"]
+
+
+def test_no_labels_by_default() -> None:
+    # A label is only safe where the prompt keeps it next to its image; images-first chat templates
+    # (llava-hf's) would move every image in front of every label.
+    images = [Image.new("RGB", (2, 2), (n, n, n)) for n in range(3)]
+    content = doc_messages(OPEN, images)[0]["content"]
+    assert [part["type"] for part in content] == ["image", "image", "image", "text"]
+    assert not any("Image" in part.get("text", "") for part in content)
+
+
+@pytest.mark.parametrize("label", ["Image:", "Image {n} of {n}:", None, 3])
+def test_bad_image_label_is_rejected(label: object) -> None:
+    with pytest.raises(ValueError, match="image_label"):
+        prompt_settings({"image_label": label})
 
 
 def test_messages_need_every_image() -> None:
@@ -113,8 +129,13 @@ def test_defaults_match_the_yaml_template() -> None:
     for model, block in blocks.items():
         assert set(block) == expected_keys, f"{model} block must repeat every key"
         for key, value in DEFAULT_PROMPT_SETTINGS.items():
-            if key != "image_placeholders":
+            if key not in {"image_placeholders", "image_label"}:
                 assert block[key] == value, (model, key)
+    labelled = {model for model, block in blocks.items() if block["image_label"]}
+    # only wrappers whose prompt keeps each label right before its image (tests/test_family_*.py)
+    assert labelled == {"qwen2_5_vl", "qwen3_vl", "internvl_hf"}
+    assert all(blocks[model]["image_label"] == IMAGE_LABEL for model in labelled)
+    assert blocks["default"]["image_label"] == DEFAULT_PROMPT_SETTINGS["image_label"] == ""
     keep = {model for model, block in blocks.items() if block["image_placeholders"] == "keep"}
     assert keep == {"llava", "llava_onevision", "llava_hf", "mantis", "idefics2", "internvl3"}
     assert blocks["default"]["image_placeholders"] == "strip"
