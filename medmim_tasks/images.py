@@ -112,7 +112,7 @@ def _pixels(image: Image.Image) -> np.ndarray:
     return np.asarray(image)
 
 
-def _constant_gray(value: int | float, is_float: bool) -> int:
+def _constant_gray(value: float, is_float: bool) -> int:
     """The 0-255 gray a constant image's one value stands for.
 
     Integer values on the 16-bit scale: round(value * 255 / 65535), clipped to 0-255 (Pillow holds
