@@ -58,7 +58,7 @@ class FakeJudge:
                 if status != 200:
                     self.send_response(status)
                     self.end_headers()
-                    self.wfile.write(b"overloaded")
+                    fake.send(self, b"overloaded " * 20)
                     return
                 prompt = body["messages"][0]["content"]
                 verdict = fake.verdict_for(prompt) if fake.verdict_for else fake.verdict
@@ -68,16 +68,7 @@ class FakeJudge:
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                if not fake.trickle_s:
-                    self.wfile.write(data)
-                    return
-                for byte in data:
-                    try:
-                        self.wfile.write(bytes([byte]))
-                        self.wfile.flush()
-                    except OSError:  # the client hung up
-                        return
-                    time.sleep(fake.trickle_s)
+                fake.send(self, data)
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -86,6 +77,19 @@ class FakeJudge:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
+
+    def send(self, handler: BaseHTTPRequestHandler, data: bytes) -> None:
+        """Write a body at once, or one byte every `trickle_s` seconds."""
+        if not self.trickle_s:
+            handler.wfile.write(data)
+            return
+        for byte in data:
+            try:
+                handler.wfile.write(bytes([byte]))
+                handler.wfile.flush()
+            except OSError:  # the client hung up
+                return
+            time.sleep(self.trickle_s)
 
     def close(self) -> None:
         self.server.shutdown()
@@ -261,6 +265,9 @@ def test_timeout_caps_the_whole_request_of_a_trickling_server(fake_judge: FakeJu
     """The reply arrives one byte every 0.05 s (about 5 s in all): every read is quick, the request is not."""
     fake_judge.trickle_s = 0.05
     quick = JudgeConfig(config.url, config.model, None, config.cache_dir, timeout_s=0.5, attempts=1)
+    with pytest.raises(JudgeError, match=r"no complete answer within 0.5 s \(MEDMIM_JUDGE_TIMEOUT\)"):
+        judge_score(quick, "q", "a", "r")
+    fake_judge.status = 503  # an error whose body trickles is capped as well
     with pytest.raises(JudgeError, match=r"no complete answer within 0.5 s \(MEDMIM_JUDGE_TIMEOUT\)"):
         judge_score(quick, "q", "a", "r")
     assert not [thread for thread in threading.enumerate() if thread.name == WATCHDOG_THREAD_NAME]
