@@ -56,16 +56,32 @@ def _shut(sock: socket.socket) -> None:
         pass
 
 
+def _watch(connection: http.client.HTTPConnection, sockets: _Sockets) -> None:
+    """Register the connection's TCP socket as soon as it exists (before a proxy tunnel or TLS is set up)."""
+    create = connection._create_connection  # http.client opens its socket through this attribute
+
+    def create_and_watch(*args: Any, **kwargs: Any) -> socket.socket:
+        sock = create(*args, **kwargs)
+        sockets.add(sock)
+        return sock
+
+    connection._create_connection = create_and_watch
+
+
 def _opener(sockets: _Sockets) -> urllib.request.OpenerDirector:
     class Connection(http.client.HTTPConnection):
-        def connect(self) -> None:
-            super().connect()
-            sockets.add(self.sock)
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            _watch(self, sockets)
 
     class SecureConnection(http.client.HTTPSConnection):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            _watch(self, sockets)
+
         def connect(self) -> None:
             super().connect()
-            sockets.add(self.sock)
+            sockets.add(self.sock)  # the TLS socket that replaced the TCP one
 
     class Handler(urllib.request.HTTPHandler):
         def http_open(self, req: urllib.request.Request) -> Any:

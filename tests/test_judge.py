@@ -485,3 +485,41 @@ def test_judging_after_a_real_run_equals_judging_during_it(
     assert json.loads(results_file.read_text())["results"][TASK][f"{METRIC},none"] == pytest.approx(
         during["results"][TASK][f"{METRIC},none"], abs=1e-12
     )
+
+
+def test_timeout_caps_a_proxy_tunnel_that_trickles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An HTTPS judge behind a proxy whose CONNECT answer trickles: the deadline holds before TLS starts."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+    answer = b"HTTP/1.1 200 Connection established\r\nX-Padding: " + b"x" * 400 + b"\r\n\r\n"
+    sent: list[int] = []
+
+    def trickle() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            for byte in answer:
+                if stop.is_set():
+                    return
+                try:
+                    connection.sendall(bytes([byte]))
+                except OSError:  # the client hung up
+                    return
+                sent.append(byte)
+                time.sleep(0.05)
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    monkeypatch.setenv("https_proxy", f"http://127.0.0.1:{listener.getsockname()[1]}")
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    config = JudgeConfig("https://judge.invalid/v1", "m", None, tmp_path, timeout_s=0.5, attempts=1)
+    try:
+        with pytest.raises(JudgeError, match=r"no complete answer within 0.5 s"):
+            judge_score(config, "q", "a", "r")
+        thread.join()  # the trickle ends when the client hangs up
+        assert len(sent) < len(answer)  # cut off, not waited out
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()
