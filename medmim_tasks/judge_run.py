@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +39,6 @@ from medmim_tasks.judge import (
     METRIC,
     PROMPT_TEMPLATE,
     JudgeConfig,
-    JudgeError,
     judge_score,
     write_text_atomically,
 )
@@ -48,7 +46,6 @@ from medmim_tasks.lmms_hooks import CLUSTER_KEY, SCORE_KEY
 from medmim_tasks.runs import (
     PRIMARY_RECORD_KEYS,
     RunFormatError,
-    find_results_files,
     load_run,
     samples_file,
 )
@@ -72,11 +69,6 @@ class _OpenDocument:
     question: str
     reference: str
     reply: str
-
-
-def judge_runs(paths: Iterable[str | Path], config: JudgeConfig, workers: int = 4, stream: IO[str] | None = None) -> list[JudgedRun]:
-    """`judge_run` for every results file named or found under the given folders."""
-    return [judge_run(results_file, config, workers, stream) for results_file in find_results_files(paths)]
 
 
 def judge_run(results_file: Path, config: JudgeConfig, workers: int = 4, stream: IO[str] | None = None) -> JudgedRun:
@@ -177,6 +169,3 @@ def _add_to_results(results: dict[str, Any], means: dict[str, float], documents:
         "documents": documents,
         "by": "medmim judge (after the run)",
     }
-
-
-__all__ = ["JudgeError", "JudgedRun", "judge_run", "judge_runs"]
