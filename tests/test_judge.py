@@ -523,3 +523,18 @@ def test_timeout_caps_a_proxy_tunnel_that_trickles(tmp_path: Path, monkeypatch: 
         stop.set()
         thread.join()
         listener.close()
+
+
+@pytest.mark.slow
+def test_a_judge_that_fails_for_good_during_a_run_says_how_to_judge_afterwards(
+    fake_judge: FakeJudge, medmim_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The in-run failure mode: lmms-eval writes no results; its log names the endpoint, the tries and the way out."""
+    fake_judge.status = 503
+    judge_env = {
+        "MEDMIM_JUDGE_URL": fake_judge.url, "MEDMIM_JUDGE_MODEL": "judge-7b", "MEDMIM_JUDGE_CACHE": str(tmp_path / "cache"),
+        "MEDMIM_JUDGE_ATTEMPTS": "2", "MEDMIM_JUDGE_BACKOFF": "0",
+    }  # fmt: skip
+    args = ["--model", "dummy", "--model_args", "response=The effusion is smaller.", "--tasks", TASK, "--limit", "2"]
+    with pytest.raises(AssertionError, match=r"(?s)lmms-eval wrote no results file.*HTTP 503.*Gave up after 2 tries.*medmim judge RUN_DIR"):
+        run_lmms_eval(args, offline_env({**medmim_env, **judge_env}, tmp_path), tmp_path / "run")
