@@ -36,6 +36,12 @@ A careful grader's reading, written down as rules (README, "Scoring"):
    ("the second in sequence", "image 2", "the last one"), the one place the reply names decides
    ("the second image"; "first" or "last" alone, never "third" for "last").
 7. Anything else is None: no guess, no randomness, only letters of `options`.
+
+Time: linear in the reply's length, whatever it holds (docs/reliability-scoring.md). Every pattern
+here has a shape Python's backtracking engine matches in linear time: no repeat beside another that
+can match the same characters, no repeat whose iterations can split a text two ways, no searched
+pattern that can rescan a run from each position inside it. tests/test_extraction_time.py checks
+the shape of each module-level pattern (tests/regex_linearity.py names the rule one breaks).
 """
 
 from __future__ import annotations
@@ -134,7 +140,7 @@ _GAP = (
     r"\b(?:is|are|would|should|must|will|be|have|to|appears?|seems?|then|therefore|thus|clearly|definitely|"
     r"likely|probably|most|indeed|here|final|option|choice|letter|answer|es|est|ist|lautet|correcta|correcte|"
     r"richtige|correta|corretta)\b|[\u00e9\u00e8]|[是为為应應该該选選择擇项項]|は|은|는){0,24}?"
-)
+)  # each character in one alternative only (':' is in the first): one way to read a gap
 _NOUN_LEADS = r"answer|ans|option|choice|selection|solution|response|prediction|result|correct"
 _COMMIT_LEAD = re.compile(
     r"(?<![A-Za-z])(?P<lead>"

@@ -11,14 +11,17 @@ cancelled and joined when the request ends, so no thread outlives it.
 from __future__ import annotations
 
 import http.client
+import io
 import socket
 import threading
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 WATCHDOG_THREAD_NAME = "medmim-http-deadline"
+ERROR_BODY_BYTES = 1024  # of an HTTP error's body, kept for the message
 
 
 class DeadlineExceeded(TimeoutError):
@@ -53,16 +56,32 @@ def _shut(sock: socket.socket) -> None:
         pass
 
 
+def _watch(connection: http.client.HTTPConnection, sockets: _Sockets) -> None:
+    """Register the connection's TCP socket as soon as it exists (before a proxy tunnel or TLS is set up)."""
+    create = connection._create_connection  # http.client opens its socket through this attribute
+
+    def create_and_watch(*args: Any, **kwargs: Any) -> socket.socket:
+        sock = create(*args, **kwargs)
+        sockets.add(sock)
+        return sock
+
+    connection._create_connection = create_and_watch
+
+
 def _opener(sockets: _Sockets) -> urllib.request.OpenerDirector:
     class Connection(http.client.HTTPConnection):
-        def connect(self) -> None:
-            super().connect()
-            sockets.add(self.sock)
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            _watch(self, sockets)
 
     class SecureConnection(http.client.HTTPSConnection):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            _watch(self, sockets)
+
         def connect(self) -> None:
             super().connect()
-            sockets.add(self.sock)
+            sockets.add(self.sock)  # the TLS socket that replaced the TCP one
 
     class Handler(urllib.request.HTTPHandler):
         def http_open(self, req: urllib.request.Request) -> Any:
@@ -75,6 +94,15 @@ def _opener(sockets: _Sockets) -> urllib.request.OpenerDirector:
     return urllib.request.build_opener(Handler, SecureHandler)
 
 
+def _read_error_head(error: urllib.error.HTTPError) -> bytes:
+    try:
+        return error.read(ERROR_BODY_BYTES)
+    except (OSError, http.client.HTTPException):
+        return b""
+    finally:
+        error.close()
+
+
 @contextmanager
 def open_with_deadline(
     request: urllib.request.Request, total_s: float, read_timeout_s: float | None = None
@@ -83,8 +111,9 @@ def open_with_deadline(
 
     `read_timeout_s` (default `total_s`) is the socket timeout of each read. When the deadline
     passes, whatever the block is doing fails and `DeadlineExceeded` is raised instead, also when
-    the cut-off connection looked like a normal end of the body. HTTPError and other errors that
-    happen before the deadline are raised unchanged.
+    the cut-off connection looked like a normal end of the body. An HTTP error status raises
+    HTTPError holding the first ERROR_BODY_BYTES of its body (read within the deadline); other
+    errors that happen before the deadline are raised unchanged.
     """
     sockets = _Sockets()
     watchdog = threading.Timer(total_s, sockets.expire)
@@ -95,6 +124,11 @@ def open_with_deadline(
         try:
             with _opener(sockets).open(request, timeout=min(total_s, read_timeout_s or total_s)) as response:
                 yield response
+        except urllib.error.HTTPError as error:
+            head = _read_error_head(error)  # now, while the watchdog still guards the connection
+            if sockets.expired:
+                raise DeadlineExceeded(f"not complete within {total_s:g} s") from error
+            raise urllib.error.HTTPError(error.url, error.code, error.msg, error.hdrs, io.BytesIO(head)) from error
         except Exception as error:
             if sockets.expired:
                 raise DeadlineExceeded(f"not complete within {total_s:g} s") from error

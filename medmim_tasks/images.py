@@ -112,7 +112,7 @@ def _pixels(image: Image.Image) -> np.ndarray:
     return np.asarray(image)
 
 
-def _constant_gray(value: int | float, is_float: bool) -> int:
+def _constant_gray(value: float, is_float: bool) -> int:
     """The 0-255 gray a constant image's one value stands for.
 
     Integer values on the 16-bit scale: round(value * 255 / 65535), clipped to 0-255 (Pillow holds
@@ -194,7 +194,7 @@ def to_rgb(image: Image.Image, max_image_side: int | None = None) -> Image.Image
 
 
 class ImageDecodeError(OSError):
-    """An image file cannot be decoded (truncated, corrupt, not an image); the message names it and the fix."""
+    """An image file cannot be read or decoded (truncated, corrupt, gone); the message names it and the fix."""
 
 
 # what Pillow raises for a cut-off, corrupt or unrecognised file (UnidentifiedImageError is an OSError)
@@ -219,7 +219,7 @@ def load_image(path: str | Path, max_image_side: int | None = None) -> Image.Ima
         return to_rgb(image, max_image_side)
     except _DECODE_ERRORS as error:
         raise ImageDecodeError(
-            f"{path}: cannot decode this image ({type(error).__name__}: {error}). It is probably truncated or "
-            "corrupt: replace it with an intact copy from its source dataset; `medmim check --decode` lists "
-            "every unreadable image."
+            f"{path}: cannot read this image ({type(error).__name__}: {error}); a truncated or corrupt file, or "
+            "one that went missing or unreadable after the task was built. Fix: put an intact, readable copy from "
+            "its source dataset in its place; `medmim check --decode` lists every missing or unreadable image."
         ) from error

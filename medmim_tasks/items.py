@@ -144,7 +144,7 @@ def contained_reference(reference: str) -> str | None:
     if ".." not in reference.split("/"):
         return reference
     normalised = posixpath.normpath(reference)
-    if normalised == ".." or normalised.startswith("../") or normalised.startswith("/"):
+    if normalised == ".." or normalised.startswith(("../", "/")):
         return None
     return normalised
 

@@ -249,10 +249,11 @@ def _ask_with_retries(config: JudgeConfig, prompt: str, sleep: Callable[[float],
             waited = time.monotonic() - started
             out_of_time = waited + delay >= config.max_time_s
             if attempt == config.attempts or out_of_time:
+                tries = f"{attempt} {'try' if attempt == 1 else 'tries'}"
                 budget = (
-                    f"{attempt} tries ({ATTEMPTS_VARIABLE}={config.attempts})"
+                    f"{tries} ({ATTEMPTS_VARIABLE}={config.attempts})"
                     if not out_of_time
-                    else f"{attempt} tries in {waited:.0f} s ({MAX_TIME_VARIABLE}={config.max_time_s:g})"
+                    else f"{tries} in {waited:.0f} s ({MAX_TIME_VARIABLE}={config.max_time_s:g})"
                 )
                 raise JudgeError(
                     f"{error} Gave up after {budget}. The verdicts judged so far are cached; fix the "

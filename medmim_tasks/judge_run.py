@@ -3,8 +3,10 @@
 Judging after the run keeps generation safe from the judge: run lmms-eval without
 MEDMIM_JUDGE_URL, then judge. Every open-ended document of every Med-MIM split in a results file
 is judged with the same prompt, cache and verdict grammar as the in-run judge (medmim_tasks.judge),
-from the question and gold answer lmms-eval logged with the document and the reply the scores were
-computed from. The verdicts are added to the run in place, as if the judge had been on during the
+from the document's question and gold answer and the reply the scores were computed from. The
+question comes from the document lmms-eval logged with the sample when there is one, else (lmms-eval
+0.7 logs none) from the benchmark file (MEDMIM_BENCHMARK_DIR), by document key, after checking that
+its gold answer is the run's. The verdicts are added to the run in place, as if the judge had been on during the
 run: each open document's samples line gets an `open_judge` entry, and the results file gets the
 per-split means (`open_judge,none`), the macro means of the Med-MIM groups it holds, and a
 `medmim_judge` block saying which judge gave them. `medmim report` then shows `open_judge` like
@@ -19,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
-from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,12 +28,17 @@ from typing import IO, Any
 
 from tqdm import tqdm
 
-from medmim_tasks.items import OPEN_ENDED
+from medmim_tasks.items import (
+    BENCHMARK_DIR_VARIABLE,
+    OPEN_ENDED,
+    Item,
+    load_split,
+    split_file,
+)
 from medmim_tasks.judge import (
     METRIC,
     PROMPT_TEMPLATE,
     JudgeConfig,
-    JudgeError,
     judge_score,
     write_text_atomically,
 )
@@ -40,11 +46,10 @@ from medmim_tasks.lmms_hooks import CLUSTER_KEY, SCORE_KEY
 from medmim_tasks.runs import (
     PRIMARY_RECORD_KEYS,
     RunFormatError,
-    find_results_files,
     load_run,
     samples_file,
 )
-from medmim_tasks.splits import GROUPS, SPLITS
+from medmim_tasks.splits import GROUPS, SPLITS, split_for_task
 
 PROVENANCE_KEY = "medmim_judge"
 
@@ -66,11 +71,6 @@ class _OpenDocument:
     reply: str
 
 
-def judge_runs(paths: Iterable[str | Path], config: JudgeConfig, workers: int = 4, stream: IO[str] | None = None) -> list[JudgedRun]:
-    """`judge_run` for every results file named or found under the given folders."""
-    return [judge_run(results_file, config, workers, stream) for results_file in find_results_files(paths)]
-
-
 def judge_run(results_file: Path, config: JudgeConfig, workers: int = 4, stream: IO[str] | None = None) -> JudgedRun:
     """Judge every open-ended document of one run and add the verdicts to its files (see the module doc)."""
     stream = sys.stderr if stream is None else stream
@@ -81,7 +81,7 @@ def judge_run(results_file: Path, config: JudgeConfig, workers: int = 4, stream:
     means: dict[str, float] = {}
     for task in run.tasks:
         sample_file = samples_file(results_file, task)
-        samples, open_documents = _read_samples(sample_file)
+        samples, open_documents = _read_samples(sample_file, task)
         scores = _judge_all(config, open_documents, workers, f"{sample_file.name}", stream)
         for document, score in zip(open_documents, scores):
             sample = samples[document.line_index]
@@ -98,11 +98,12 @@ def judge_run(results_file: Path, config: JudgeConfig, workers: int = 4, stream:
     return JudgedRun(results_file, documents, means)
 
 
-def _read_samples(sample_file: Path) -> tuple[list[dict[str, Any]], list[_OpenDocument]]:
+def _read_samples(sample_file: Path, task: str) -> tuple[list[dict[str, Any]], list[_OpenDocument]]:
     samples: list[dict[str, Any]] = []
     open_documents: list[_OpenDocument] = []
     with sample_file.open(encoding="utf-8") as handle:
         lines = [line for line in handle if line.strip()]
+    items: dict[str, Item] | None = None
     for index, line in enumerate(lines):
         where = f"{sample_file}, document line {index + 1}"
         sample = json.loads(line)  # load_run has read every line already
@@ -111,14 +112,22 @@ def _read_samples(sample_file: Path) -> tuple[list[dict[str, Any]], list[_OpenDo
         if record["kind"] != OPEN_ENDED:
             continue
         doc = sample.get("doc")
-        if not isinstance(doc, dict) or not isinstance(doc.get("question"), str) or not isinstance(doc.get("answer"), str):
-            raise RunFormatError(
-                f"{where}: no logged document with its question and answer (lmms-eval's 'doc' entry); "
-                "the judge needs them: rerun with --log_samples and a current lmms-eval"
-            )
-        if doc.get("doc_key", record["doc_key"]) != record["doc_key"]:
-            raise RunFormatError(f"{where}: the logged document {doc.get('doc_key')!r} is not {record['doc_key']!r}")
-        open_documents.append(_OpenDocument(index, doc["question"], doc["answer"], str(record["reply"])))
+        if isinstance(doc, dict) and isinstance(doc.get("question"), str) and isinstance(doc.get("answer"), str):
+            if doc.get("doc_key", record["doc_key"]) != record["doc_key"]:
+                raise RunFormatError(f"{where}: the logged document {doc.get('doc_key')!r} is not {record['doc_key']!r}")
+            question, reference = doc["question"], doc["answer"]
+        else:  # lmms-eval 0.7 logs no document: its question comes from the benchmark file
+            if items is None:
+                items = {f"{task}:{item.index}": item for item in load_split(split_for_task(task))}
+            item = items.get(str(record["doc_key"]))
+            if item is None or item.answer.strip() != str(record["gold"]).strip():
+                found = "no such item" if item is None else "another gold answer"
+                raise RunFormatError(
+                    f"{where}: document {record['doc_key']} has {found} in {split_file(split_for_task(task))}: the run "
+                    f"was made with other benchmark files; set {BENCHMARK_DIR_VARIABLE} to the files of that run"
+                )
+            question, reference = item.question, item.answer
+        open_documents.append(_OpenDocument(index, question, reference, str(record["reply"])))
     return samples, open_documents
 
 
@@ -160,6 +169,3 @@ def _add_to_results(results: dict[str, Any], means: dict[str, float], documents:
         "documents": documents,
         "by": "medmim judge (after the run)",
     }
-
-
-__all__ = ["JudgeError", "JudgedRun", "judge_run", "judge_runs"]

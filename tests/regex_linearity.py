@@ -10,24 +10,30 @@ iterations (`*`, `+`, `{1,200}`): a hostile reply can stretch it over a whole ru
   (`\\s*x?\\s*`, `[ \\t]*[:.]?[ \\t]*`). On a run of shared characters the engine tries every
   split of the run between R1 and R2 before failing: quadratic per attempt (cubic with three).
   Allowed when R2 ends the pattern and needs at most one character (it cannot fail once R1 has
-  given it one) and the pattern is never full-matched.
+  given it one) and the pattern is never full-matched; and when a character on the way is one R2
+  cannot match (`[^\\n]*[^ \\t\\n][ \\t]*`: for each split R2 runs only up to the next such
+  character, so the runs it tries do not overlap).
 - **restart** (unanchored use only: `search`, `finditer`, `findall`, `sub`, `split`): from the
   pattern's start a long repeat R can be reached over characters of R alone, so a failing attempt
   costs the rest of the run and is repeated at every position of it: quadratic. Allowed when R
-  ends the pattern and needs at most one character, or when the pattern starts with a negative
-  lookbehind that excludes every character of R (an attempt can only start where a run starts).
+  ends the pattern and needs at most one character; when the pattern starts with a negative
+  lookbehind that excludes every character of R (an attempt can only start where a run starts);
+  and after `\\A` or `^` (`^` under MULTILINE when R excludes line breaks: one attempt a line).
 - **ambiguous repeat**: the body of a repeat allowing two or more iterations must be a single
   character class, or alternatives that are finite sets of strings or whole words (`\\b(?:is|are)\\b`),
   with pairwise disjoint first characters and no string a prefix of another (a prefix-free code,
   so every run of iterations splits one way only). `(?:a|a)*`, `(?:\\s+x?){0,24}`, `(?:a+)*` and
-  `(?:[:]|[:]){0,24}` break it: exponential (or polynomial of high degree).
+  `(?:[:.]|[:!]|is){0,24}` break it: exponential (or polynomial of high degree). (Alternatives of
+  one character each are one class to the engine: `(?:[:.]|[:!]){0,24}` passes.)
 
 Lookahead bodies are followed too (a lookahead that scans a run after R1 is an R2); lookbehinds
 are of fixed width in Python. Back-references and conditionals are reported as unsupported.
 
-The rules are sufficient, not necessary: a pattern they pass is matched in time linear in the
-text (per `match` call; per text for the unanchored uses), up to the constant that its bounded
-parts cost. A pattern they flag may still be fast; rewrite it into a shape they pass.
+The rules are conservative, not exact: a pattern they pass has none of the constructs that make
+the engine super-linear (per `match` call, or per text for the unanchored uses), up to the
+constant its bounded parts cost; a caller that tries one pattern at many positions of a text
+still owes the argument that those attempts scan disjoint stretches. A pattern they flag may
+still be fast in practice: rewrite it into a shape they pass rather than loosen a rule.
 """
 
 from __future__ import annotations
@@ -49,7 +55,6 @@ except ImportError:  # Python 3.10
     import sre_parse  # type: ignore[no-redef]
 
 LONG_REPEAT = 31  # a repeat allowing more iterations than this is "long"
-UNANCHORED_METHODS = frozenset({"search", "finditer", "findall", "sub", "subn", "split"})
 _ENUMERATION_LIMIT = 5000  # strings: a finite part with more is treated as not finite
 
 # Every character a set test can tell apart: the Basic Multilingual Plane (no surrogates) and a few
@@ -453,12 +458,13 @@ def module_patterns(module: ModuleType) -> dict[str, tuple[re.Pattern[str], bool
     tree = ast.parse(inspect.getsource(module))
     patterns = {name: value for name, value in vars(module).items() if isinstance(value, re.Pattern)}
     methods: dict[str, set[str]] = {name: set() for name in patterns}
+    method_owners: set[int] = set()  # the names in NAME.method: not a bare use
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in methods:
             methods[node.value.id].add(node.attr)
-            node.value.id = ""  # counted: not a bare use below
+            method_owners.add(id(node.value))
     for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and node.id in methods and isinstance(node.ctx, ast.Load):
+        if isinstance(node, ast.Name) and node.id in methods and isinstance(node.ctx, ast.Load) and id(node) not in method_owners:
             methods[node.id].add("passed on")
     return {
         name: (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import subprocess
@@ -14,7 +15,7 @@ from lmms_eval_runner import offline_env, run_lmms_eval
 
 from medmim_tasks.docs import build_docs
 from medmim_tasks.images import load_image
-from medmim_tasks.splits import GROUPS, SPLITS
+from medmim_tasks.splits import GROUPS, SPLITS, SPLITS_BY_TASK
 
 pytestmark = pytest.mark.slow
 
@@ -46,6 +47,8 @@ def test_dummy_without_include_path(medmim_env: dict[str, str], tmp_path: Path) 
             assert record["doc_key"] == doc["doc_key"]
             assert record["n_images"] == doc["n_images"]
             assert record["reply"] == "A"
+            # which benchmark file: the pinned one (issue 18, item 1); lmms-eval does not log the doc itself
+            assert (record["benchmark_sha256"], record["benchmark_modified"]) == (SPLITS_BY_TASK[task].sha256, False)
     # Held-in temporal lists 30 open items, then multiple choice: both kinds scored
     temporal = results["results"]["med_mim_held_in_temporal"]
     assert "mc_acc,none" in temporal and "open_token_f1,none" in temporal
@@ -112,3 +115,21 @@ def test_tiny_llava_chat_path_sees_every_image_in_order(medmim_env: dict[str, st
     # (tests/test_family_llava.py renders them), which would detach each label from its image
     assert all(request["labels"] == [0] * len(request["images"]) for request in requests)
     assert sum(len(logged) for logged in samples.values()) == limit * len(TASKS)
+
+
+def test_modified_benchmark_file_is_refused_or_recorded(medmim_env: dict[str, str], tmp_path: Path) -> None:
+    """A subset of the RAD file: no results without MEDMIM_ALLOW_MODIFIED_BENCHMARK, recorded with it."""
+    rad = SPLITS_BY_TASK["med_mim_held_out_rad"]
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    items = json.loads((Path(medmim_env["MEDMIM_BENCHMARK_DIR"]) / rad.file_name).read_text(encoding="utf-8"))[:4]
+    (bench / rad.file_name).write_text(json.dumps(items))
+    env = offline_env({**medmim_env, "MEDMIM_BENCHMARK_DIR": str(bench)}, tmp_path)
+    arguments = ["--model", "dummy", "--tasks", rad.task]
+    with pytest.raises(AssertionError, match="differs from the pinned upstream file"):
+        run_lmms_eval(arguments, env, tmp_path / "refused")
+    results, samples = run_lmms_eval(arguments, {**env, "MEDMIM_ALLOW_MODIFIED_BENCHMARK": "1"}, tmp_path / "allowed")
+    assert results["n-samples"][rad.task]["effective"] == 4
+    records = [sample.get("mc_acc") or sample["open_token_f1"] for sample in samples[rad.task]]
+    assert {record["benchmark_modified"] for record in records} == {True}
+    assert {record["benchmark_sha256"] for record in records} == {hashlib.sha256((bench / rad.file_name).read_bytes()).hexdigest()}

@@ -3,11 +3,13 @@ not by timing; hostile replies are decided (a subprocess time limit is only a sa
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -103,111 +105,41 @@ def test_answers_compiles_no_pattern_outside_the_module_level() -> None:
 
 # --- hostile replies ----------------------------------------------------------------------------
 
-OPTIONS = {"A": "normal fundus", "B": "cataract", "C": "glaucoma", "D": "diabetic retinopathy"}
-LONG = 100_000
+
+def _hostile_replies() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("hostile_replies", REPO_ROOT / "utils" / "hostile_replies.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-# (character, name, what "A" + a run of it + "x" gives, what "(A)" + a run of it + "x" gives)
-RUNS = [
-    (" ", "spaces", None, "A"),  # "A ... x": the article before a word
-    ("\n", "newlines", None, "A"),
-    ("\t", "tabs", None, "A"),
-    ('"', "quotes", "A", "A"),  # a letter and a separator start the reply
-    ("'", "apostrophes", "A", "A"),
-    ("(", "parentheses", "A", "A"),
-    (")", "closing parentheses", "A", "A"),
-    ("[", "brackets", "A", "A"),
-    ("{", "braces", "A", "A"),
-    ("}", "closing braces", "A", "A"),
-    ("\\", "backslashes", "A", "A"),
-    ("a", "letters", None, "A"),  # one long word
-    ("A", "capitals", None, "A"),
-    (".", "dots", "A", "A"),
-    (":", "colons", "A", "A"),
-    ("-", "dashes", "A", "A"),
-    (",", "commas", "A", "A"),
-    ("<", "angle brackets", "A", "A"),
-    ("*", "asterisks", None, "A"),  # markdown emphasis is dropped: "Ax"
-    ("|", "bars", "A", "A"),
-    ("1", "digits", None, "A"),
-    ("\u00e9", "accented letters", "A", "A"),
-    ("\u3002", "CJK full stops", "A", "A"),
-    ("\u7b54", "CJK characters", None, None),
-]
+def test_hostile_replies_are_at_most_long_and_named_once() -> None:
+    table = _hostile_replies()
+    assert len({name for name, _, _ in table.HOSTILE_REPLIES}) == len(table.HOSTILE_REPLIES) >= 100
+    assert max(len(reply) for _, reply, _ in table.HOSTILE_REPLIES) <= table.LONG == 100_000
 
 
-def _runs() -> list[tuple[str, str, str | None]]:
-    """(name, reply, expected letter): a run of each character alone, after a letter, after an answer
-    phrase and after a bracketed letter, each ending in something that makes the patterns fail."""
-    cases = []
-    for char, name, after_letter, after_bracketed_letter in RUNS:
-        cases += [
-            (f"{name} alone", char * LONG, None),
-            (f"A, {name}, x", "A" + char * LONG + "x", after_letter),
-            (f"answer, {name}", "answer" + char * LONG, None),
-            (f"(A), {name}, x", "(A)" + char * LONG + "x", after_bracketed_letter),
-        ]
-    return cases
-
-
-HOSTILE: list[tuple[str, str, str | None]] = [
-    # the issue's replies
-    ("\\boxed{ + 200 spaces", "\\boxed{" + " " * 200, None),
-    ("\\boxed{ + 300 spaces", "\\boxed{" + " " * 300, None),
-    ("\\fbox{ + 300 spaces", "\\fbox{" + " " * 300, None),
-    ("\\boxed{ + 300 newlines", "\\boxed{" + "\n" * 300, None),
-    ("\\text{ + 4000 spaces", "\\text{" + " " * 4000, None),
-    ("50,000 quotes", '"' * 50_000, None),
-    ("50,000 brackets", "(" * 50_000, None),
-    ("A + 16,000 spaces + x", "A" + " " * 16_000 + "x", None),
-    # LaTeX and braces
-    ("\\boxed{ + 100,000 spaces", "\\boxed{" + " " * LONG, None),
-    ("\\boxed{\\text{ + 100,000 spaces", "\\boxed{\\text{" + " " * LONG, None),
-    ("\\boxed{ 100,000 spaces C", "\\boxed{" + " " * LONG + "C}", "C"),
-    ("nested braces", "{" * 50_000 + "}" * 50_000, None),
-    ("\\boxed{ repeated", "\\boxed{" * 14_000, None),
-    ("\\text{ repeated", "\\text{" * 16_000, None),
-    # repeated answer shapes
-    ("A. repeated", "A. " * 33_000, "A"),
-    ("(A) repeated", "(A) " * 25_000, "A"),
-    ("answer: repeated", "answer: " * 12_000, None),
-    ("answer, 30 colons", "answer" + ":" * 30, None),
-    ("answer, 5,000 colons, x", "answer" + ":" * 5_000 + "x", None),
-    ("the answer is the, repeated", "the answer is the " * 5_500, None),
-    ("so + colons and spaces, repeated", ("so " + ": " * 20 + "x ") * 3_000, None),
-    ("not A, repeated", "not A " * 16_000, None),
-    ("A or B, repeated", "A or B " * 14_000, "A"),
-    ("i think, repeated", "i think " * 12_000, None),
-    ("option text, repeated", "cataract " * 11_000, "B"),
-    ("image words, repeated", "first second image " * 5_000, None),
-    ("letters on lines after spaces", ("A" + " " * 200 + "\n") * 400, "A"),
-    ("the answer is A + spaces + x", "The answer is A" + " " * LONG + "x", None),  # "A x": the article
-    ("A is + spaces + x", "A is" + " " * LONG + "x", "A"),
-    ("A) + spaces", "A)" + " " * LONG, "A"),
-    ("A: + spaces + newline", "A:" + " " * LONG + "\n", "A"),
-    ("option text + spaces + (B)", "cataract" + " " * LONG + "(B)", "B"),
-    ("unclosed reasoning", "<think>" + "x" * LONG, None),
-    ("empty reasoning blocks", "<think></think>" * 6_000, None),
-    ("special-token openings", "<|" * 50_000, None),
-    ("first and second findings, repeated", "first: a, second: b; " * 4_000, None),
-    *_runs(),
-]
-
-
-def test_hostile_replies_are_decided() -> None:
-    """Every hostile reply gets its answer; a subprocess runs the table so that a regression ends in
-    a failure naming the reply rather than a hung test run (the real guard is the shape test)."""
+def test_hostile_replies_are_decided_and_scored() -> None:
+    """Every hostile reply gets its letter, and scores as an open-ended reply too. A subprocess runs
+    the table so that a regression ends in a failure naming the reply rather than a hung test run
+    (the guard against one is the shape test above; this limit is only a safety net)."""
     script = (
-        "import json, sys\n"
-        "sys.path.insert(0, sys.argv[1])\n"
-        "from test_extraction_time import HOSTILE, OPTIONS\n"
+        "import json, sys, importlib.util\n"
+        "spec = importlib.util.spec_from_file_location('hostile_replies', sys.argv[1])\n"
+        "table = importlib.util.module_from_spec(spec)\n"
+        "spec.loader.exec_module(table)\n"
         "from medmim_tasks.answers import extract_choice\n"
-        "for name, reply, _ in HOSTILE:\n"
-        "    print(json.dumps([name, extract_choice(reply, OPTIONS)]), flush=True)\n"
+        "from medmim_tasks.metrics import rouge_l, sentence_bleu, token_f1_recall\n"
+        "reference = 'The pleural effusion is smaller than before.'\n"
+        "for name, reply, _ in table.HOSTILE_REPLIES:\n"
+        "    scores = [*token_f1_recall(reply, reference), sentence_bleu(reply, reference), rouge_l(reply, reference)]\n"
+        "    print(json.dumps([name, extract_choice(reply, table.OPTIONS), scores]), flush=True)\n"
     )
+    table = _hostile_replies()
     try:
         done = subprocess.run(
-            [sys.executable, "-c", script, str(Path(__file__).resolve().parent)],
+            [sys.executable, "-c", script, str(REPO_ROOT / "utils" / "hostile_replies.py")],
             capture_output=True,
             text=True,
             timeout=SAFETY_NET_SECONDS,
@@ -217,18 +149,22 @@ def test_hostile_replies_are_decided() -> None:
         output, error = done.stdout, done.stderr
     except subprocess.TimeoutExpired as expired:
         output = expired.stdout.decode() if isinstance(expired.stdout, bytes) else expired.stdout or ""
-        stuck = HOSTILE[len(output.splitlines())][0]
-        pytest.fail(f"extract_choice did not finish on the hostile reply {stuck!r} within {SAFETY_NET_SECONDS} s")
+        stuck = table.HOSTILE_REPLIES[len(output.splitlines())][0]
+        pytest.fail(f"scoring did not finish on the hostile reply {stuck!r} within {SAFETY_NET_SECONDS} s")
     assert not error, error
-    got = dict(json.loads(line) for line in output.splitlines())
-    assert got == {name: expected for name, _, expected in HOSTILE}
+    results = [json.loads(line) for line in output.splitlines()]
+    assert {name: letter for name, letter, _ in results} == {name: expected for name, _, expected in table.HOSTILE_REPLIES}
+    for name, _, scores in results:
+        assert all(0.0 <= score <= 1.0 for score in scores), (name, scores)
 
 
-def test_hostile_open_replies_are_scored() -> None:
-    """The open-ended metrics on 100,000-character replies (their cost is linear: see the module docs)."""
-    reference = "The pleural effusion is smaller than before."
-    for reply in ["effusion " * 11_000, "." * LONG, "-" * LONG, "a" * LONG, "1.2" * 33_000, " " * LONG, "\u7b54" * LONG]:
-        f1, recall = metrics.token_f1_recall(reply, reference)
-        assert 0.0 <= f1 <= recall <= 1.0
-        assert 0.0 <= metrics.sentence_bleu(reply, reference) <= 1.0
-        assert 0.0 <= metrics.rouge_l(reply, reference) <= 1.0
+def test_third_party_tokenisers_of_the_metrics_have_linear_shapes() -> None:
+    """sacrebleu's 13a tokeniser and rouge-score's tokeniser run on every open-ended reply too."""
+    from rouge_score import tokenize
+    from sacrebleu.tokenizers.tokenizer_re import TokenizerRegexp
+
+    patterns = [pattern for pattern, _ in TokenizerRegexp()._re]
+    patterns += [re.compile(source) for source in (tokenize.NON_ALPHANUM_PATTERN, tokenize.SPACES_PATTERN, tokenize.VALID_TOKEN_PATTERN)]
+    assert len(patterns) >= 6
+    for pattern in patterns:
+        assert findings(pattern, unanchored=True, fullmatched=False) == [], pattern.pattern

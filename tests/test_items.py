@@ -205,7 +205,12 @@ def test_prose_that_only_looks_like_a_letter_stays_open() -> None:
 
 def test_real_files_read_no_option_or_gold_differently(benchmark_dir: Path) -> None:
     """The written-differently forms change nothing on the published files."""
-    from medmim_tasks.items import GOLD_PREFIX, gold_letter_of, option_lines, read_split_file
+    from medmim_tasks.items import (
+        GOLD_PREFIX,
+        gold_letter_of,
+        option_lines,
+        read_split_file,
+    )
 
     for split in SPLITS:
         for raw in read_split_file(split, {"MEDMIM_BENCHMARK_DIR": str(benchmark_dir)}):

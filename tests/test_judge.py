@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import socket
@@ -13,10 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from lmms_eval_runner import offline_env, run_lmms_eval
 from test_runs import ODIR, ODIR_MC_SOURCE, TEMPORAL, mc_doc, open_doc, write_run
 
 from medmim_tasks.cli import main
 from medmim_tasks.http_deadline import WATCHDOG_THREAD_NAME
+from medmim_tasks.items import load_split
 from medmim_tasks.judge import (
     METRIC,
     JudgeConfig,
@@ -30,6 +33,9 @@ from medmim_tasks.judge import (
 from medmim_tasks.lmms_hooks import process_results
 from medmim_tasks.report import build_report
 from medmim_tasks.runs import load_run, load_runs, samples_file
+from medmim_tasks.splits import split_for_task
+
+TASK = "med_mim_held_in_comparison"  # its first 136 items are open-ended
 
 
 class FakeJudge:
@@ -52,7 +58,7 @@ class FakeJudge:
                 if status != 200:
                     self.send_response(status)
                     self.end_headers()
-                    self.wfile.write(b"overloaded")
+                    fake.send(self, b"overloaded " * 20)
                     return
                 prompt = body["messages"][0]["content"]
                 verdict = fake.verdict_for(prompt) if fake.verdict_for else fake.verdict
@@ -62,16 +68,7 @@ class FakeJudge:
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                if not fake.trickle_s:
-                    self.wfile.write(data)
-                    return
-                for byte in data:
-                    try:
-                        self.wfile.write(bytes([byte]))
-                        self.wfile.flush()
-                    except OSError:  # the client hung up
-                        return
-                    time.sleep(fake.trickle_s)
+                fake.send(self, data)
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -80,6 +77,19 @@ class FakeJudge:
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
+
+    def send(self, handler: BaseHTTPRequestHandler, data: bytes) -> None:
+        """Write a body at once, or one byte every `trickle_s` seconds."""
+        if not self.trickle_s:
+            handler.wfile.write(data)
+            return
+        for byte in data:
+            try:
+                handler.wfile.write(bytes([byte]))
+                handler.wfile.flush()
+            except OSError:  # the client hung up
+                return
+            time.sleep(self.trickle_s)
 
     def close(self) -> None:
         self.server.shutdown()
@@ -257,6 +267,9 @@ def test_timeout_caps_the_whole_request_of_a_trickling_server(fake_judge: FakeJu
     quick = JudgeConfig(config.url, config.model, None, config.cache_dir, timeout_s=0.5, attempts=1)
     with pytest.raises(JudgeError, match=r"no complete answer within 0.5 s \(MEDMIM_JUDGE_TIMEOUT\)"):
         judge_score(quick, "q", "a", "r")
+    fake_judge.status = 503  # an error whose body trickles is capped as well
+    with pytest.raises(JudgeError, match=r"no complete answer within 0.5 s \(MEDMIM_JUDGE_TIMEOUT\)"):
+        judge_score(quick, "q", "a", "r")
     assert not [thread for thread in threading.enumerate() if thread.name == WATCHDOG_THREAD_NAME]
 
 
@@ -408,18 +421,120 @@ def test_judge_after_the_run_changes_nothing_when_the_judge_fails(
     assert len(fake_judge.requests) == 3 - cached
 
 
-def test_judge_command_explains_a_missing_configuration_and_a_run_without_documents(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def test_judge_after_the_run_reads_questions_from_the_benchmark_when_no_document_was_logged(
+    fake_judge: FakeJudge, benchmark_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """lmms-eval 0.7 logs no `doc` with a sample: the question is looked up by document key."""
+    monkeypatch.setenv("MEDMIM_BENCHMARK_DIR", str(benchmark_dir))
+    items = load_split(split_for_task(TASK))[:3]
+    docs = [open_doc(0.5) for _ in items]
+    for doc, item in zip(docs, items):
+        doc["gold"] = item.answer
+    results_file = write_run(tmp_path / "run", {TASK: docs})
+    _judge_env(monkeypatch, fake_judge, tmp_path / "cache")
+    assert main(["judge", str(results_file)]) == 0
+    prompts = sorted(request["body"]["messages"][0]["content"] for request in fake_judge.requests)
+    assert prompts == sorted(judge_prompt(item.question, item.answer, "a reply") for item in items)
+    assert load_run(results_file).docs["open_judge"].tolist() == [1.0, 1.0, 1.0]
+
+
+def test_judge_command_explains_a_missing_configuration_and_a_run_of_other_benchmark_files(
+    benchmark_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.delenv("MEDMIM_JUDGE_URL", raising=False)
     assert main(["judge", str(tmp_path)]) == 2
     assert "set MEDMIM_JUDGE_URL" in capsys.readouterr().err
     monkeypatch.setenv("MEDMIM_JUDGE_URL", "http://127.0.0.1:9/v1")
     monkeypatch.setenv("MEDMIM_JUDGE_MODEL", "m")
+    monkeypatch.setenv("MEDMIM_BENCHMARK_DIR", str(benchmark_dir))
     results_file = _run_without_judge(tmp_path / "run")
     sample_file = samples_file(results_file, TEMPORAL)
     lines = [json.loads(line) for line in sample_file.read_text().splitlines()]
     del lines[2]["doc"]
     sample_file.write_text("".join(json.dumps(line) + "\n" for line in lines))
     assert main(["judge", str(tmp_path / "run")]) == 2
-    assert f"{sample_file}, document line 3: no logged document" in capsys.readouterr().err
+    assert (
+        f"{sample_file}, document line 3: document {TEMPORAL}:2 has another gold answer in "
+        f"{benchmark_dir / split_for_task(TEMPORAL).file_name}: the run was made with other benchmark files"
+    ) in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_judging_after_a_real_run_equals_judging_during_it(
+    fake_judge: FakeJudge, medmim_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two lmms-eval runs of the dummy model on 12 open documents: judged during the run, and judged afterwards."""
+    fake_judge.verdict_for = lambda prompt: ("0", "0.5", "1")[int(hashlib.sha256(prompt.encode()).hexdigest(), 16) % 3]
+    args = ["--model", "dummy", "--model_args", "response=The effusion is smaller.", "--tasks", TASK, "--limit", "12"]
+    judge_env = {"MEDMIM_JUDGE_URL": fake_judge.url, "MEDMIM_JUDGE_MODEL": "judge-7b", "MEDMIM_JUDGE_CACHE": str(tmp_path / "cache")}
+    during, during_samples = run_lmms_eval(args, offline_env({**medmim_env, **judge_env}, tmp_path), tmp_path / "during")
+    asked_during = len(fake_judge.requests)
+    assert asked_during == 12
+
+    plain, _ = run_lmms_eval(args, offline_env(medmim_env, tmp_path), tmp_path / "after")
+    assert f"{METRIC},none" not in plain["results"][TASK]
+    for name, value in {**judge_env, "MEDMIM_JUDGE_CACHE": str(tmp_path / "cache-after")}.items():
+        monkeypatch.setenv(name, value)
+    assert main(["judge", str(tmp_path / "after")]) == 0
+    assert len(fake_judge.requests) == 2 * asked_during  # asked again: a separate cache, the same prompts
+
+    [results_file] = (tmp_path / "after").rglob("*_results.json")
+    after = load_run(results_file)
+    expected = {sample[METRIC]["doc_key"]: sample[METRIC]["score"] for sample in during_samples[TASK]}
+    assert after.docs.set_index("doc_key")[METRIC].to_dict() == expected
+    assert json.loads(results_file.read_text())["results"][TASK][f"{METRIC},none"] == pytest.approx(
+        during["results"][TASK][f"{METRIC},none"], abs=1e-12
+    )
+
+
+def test_timeout_caps_a_proxy_tunnel_that_trickles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An HTTPS judge behind a proxy whose CONNECT answer trickles: the deadline holds before TLS starts."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+    answer = b"HTTP/1.1 200 Connection established\r\nX-Padding: " + b"x" * 400 + b"\r\n\r\n"
+    sent: list[int] = []
+
+    def trickle() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            for byte in answer:
+                if stop.is_set():
+                    return
+                try:
+                    connection.sendall(bytes([byte]))
+                except OSError:  # the client hung up
+                    return
+                sent.append(byte)
+                time.sleep(0.05)
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    monkeypatch.setenv("https_proxy", f"http://127.0.0.1:{listener.getsockname()[1]}")
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    config = JudgeConfig("https://judge.invalid/v1", "m", None, tmp_path, timeout_s=0.5, attempts=1)
+    try:
+        with pytest.raises(JudgeError, match=r"no complete answer within 0.5 s"):
+            judge_score(config, "q", "a", "r")
+        thread.join()  # the trickle ends when the client hangs up
+        assert len(sent) < len(answer)  # cut off, not waited out
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()
+
+
+@pytest.mark.slow
+def test_a_judge_that_fails_for_good_during_a_run_says_how_to_judge_afterwards(
+    fake_judge: FakeJudge, medmim_env: dict[str, str], tmp_path: Path
+) -> None:
+    """The in-run failure mode: lmms-eval writes no results; its log names the endpoint, the tries and the way out."""
+    fake_judge.status = 503
+    judge_env = {
+        "MEDMIM_JUDGE_URL": fake_judge.url, "MEDMIM_JUDGE_MODEL": "judge-7b", "MEDMIM_JUDGE_CACHE": str(tmp_path / "cache"),
+        "MEDMIM_JUDGE_ATTEMPTS": "2", "MEDMIM_JUDGE_BACKOFF": "0",
+    }  # fmt: skip
+    args = ["--model", "dummy", "--model_args", "response=The effusion is smaller.", "--tasks", TASK, "--limit", "2"]
+    with pytest.raises(AssertionError, match=r"(?s)lmms-eval wrote no results file.*HTTP 503.*Gave up after 2 tries.*medmim judge RUN_DIR"):
+        run_lmms_eval(args, offline_env({**medmim_env, **judge_env}, tmp_path), tmp_path / "run")

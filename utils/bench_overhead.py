@@ -17,13 +17,16 @@ JPEG fundus photographs, 256 x 256 and 512 x 512 MRI and X-ray slices), written 
 4. the peak resident memory of that run at two sample sizes, and what stays resident between
    documents early and late in the responses (it must not grow with the docs);
 5. reply scoring (`process_results`: answer extraction plus metrics) per second on one core,
-   over a fixed mix of reply shapes (letters, phrases, option text, prose, ~220-word replies).
+   over a fixed mix of reply shapes (letters, phrases, option text, prose, ~220-word replies);
+   and the worst time of one reply over the pathological replies of `utils/hostile_replies.py`
+   (runs of spaces, quotes, brackets, backslashes, ... up to 100,000 characters; issue 18),
+   scored as a multiple-choice and as an open-ended reply: `worst_pathological_reply_ms=<float>`.
 
 Times are CPU seconds of this process (`time.process_time`), so other work on a shared machine
 does not inflate them; (1), (2) and (5) run pinned to one CPU, each document's time is its best
 of `--repeats` with the methods interleaved. (3) gives the lmms-eval process's CPU time
 (rusage) and its wall time. The last line is `overhead_ratio=<float>`: (2)'s plugin time over
-its floor.
+its floor; the line before it (the last with `--only scoring`) is `worst_pathological_reply_ms=`.
 
     MEDMIM_BENCHMARK_DIR=../shared/med_mim/benchmark python utils/bench_overhead.py
     python utils/bench_overhead.py --benchmark-dir DIR --items-per-split 8 --small-items-per-split 2
@@ -52,11 +55,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hostile_replies import HOSTILE_REPLIES
 from PIL import Image
 
 from medmim_tasks.benchmark_checksum import ALLOW_MODIFIED_VARIABLE
 from medmim_tasks.docs import build_docs
-from medmim_tasks.items import MULTIPLE_CHOICE, load_split, read_split_file
+from medmim_tasks.items import MULTIPLE_CHOICE, OPEN_ENDED, load_split, read_split_file
 from medmim_tasks.lmms_hooks import doc_to_visual, process_results
 from medmim_tasks.sources import SOURCE_DATASETS_BY_NAME, dataset_for_source
 from medmim_tasks.splits import SPLITS
@@ -519,13 +523,36 @@ def measure_scoring(report: Report, docs: Sequence[dict[str, Any]], calls: int) 
     return rate
 
 
-def measure_only_scoring(report: Report, benchmark_dir: Path, empty_root: Path, calls: int) -> float:
-    """(5) on the documents of the six full files, pinned to one CPU."""
+def measure_pathological_replies(report: Report, docs: Sequence[dict[str, Any]]) -> float:
+    """The worst CPU time of one process_results call (ms) over the pathological replies, each
+    scored for the first multiple-choice and the first open-ended document."""
+    chosen = [next(doc for doc in docs if doc["kind"] == kind) for kind in (MULTIPLE_CHOICE, OPEN_ENDED)]
+    worst: dict[str, tuple[float, str]] = {}
+    for doc in chosen:
+        for name, reply, _ in HOSTILE_REPLIES:
+            start = cpu_seconds()
+            process_results(doc, [reply])
+            worst[doc["kind"]] = max(worst.get(doc["kind"], (0.0, "")), (cpu_seconds() - start, name))
+    longest = max(len(reply) for _, reply, _ in HOSTILE_REPLIES)
+    for kind, (seconds, name) in sorted(worst.items()):
+        report.add(
+            f"  worst of {len(HOSTILE_REPLIES)} pathological replies (up to {longest:,} characters), {kind}: {name}",
+            f"{seconds * 1000:,.0f} ms",
+            "",
+            "",
+            "",
+        )
+    return max(seconds for seconds, _ in worst.values()) * 1000
+
+
+def measure_only_scoring(report: Report, benchmark_dir: Path, empty_root: Path, calls: int) -> tuple[float, float]:
+    """(5) on the documents of the six full files, pinned to one CPU: (replies per second, the
+    worst pathological reply's milliseconds)."""
     before = pin_to_one_cpu()
     try:
         full_environ = {"MEDMIM_BENCHMARK_DIR": str(benchmark_dir), "MEDMIM_IMAGE_ROOT": str(empty_root)}
         all_docs = [doc for split in SPLITS for doc in build_docs(split.task, full_environ)]
-        return measure_scoring(report, all_docs, calls)
+        return measure_scoring(report, all_docs, calls), measure_pathological_replies(report, all_docs)
     finally:
         unpin(before)
 
@@ -595,7 +622,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 measure_task_building(report, benchmark_dir, empty_root, args.repeats)
                 print(report.markdown())
             else:
-                print(report.markdown() if measure_only_scoring(report, benchmark_dir, empty_root, args.scoring_calls) else "")
+                _rate, worst_ms = measure_only_scoring(report, benchmark_dir, empty_root, args.scoring_calls)
+                print(report.markdown())
+                print(f"worst_pathological_reply_ms={worst_ms:.1f}")
         finally:
             if args.work_dir is None:
                 shutil.rmtree(work, ignore_errors=True)
@@ -663,10 +692,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "no climb",
                 )
 
-        scoring_rate = measure_only_scoring(report, benchmark_dir, empty_root, args.scoring_calls)
+        scoring_rate, worst_ms = measure_only_scoring(report, benchmark_dir, empty_root, args.scoring_calls)
 
         print(report.markdown())
         print(f"\n{sampled} sampled items ({args.items_per_split} per split), repeats={args.repeats}, total {time.perf_counter() - began:.0f} s on {os.cpu_count()} CPUs; scoring {scoring_rate:,.0f} replies/s")
+        print(f"worst_pathological_reply_ms={worst_ms:.1f}")
         print(f"overhead_ratio={overhead_ratio:.3f}")
     finally:
         if args.work_dir is None:

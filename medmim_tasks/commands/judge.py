@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 from medmim_tasks.commands.arguments import positive_int
+from medmim_tasks.items import BenchmarkFormatError
 from medmim_tasks.judge import MODEL_VARIABLE, URL_VARIABLE, JudgeError, judge_config
 from medmim_tasks.judge_run import judge_run
 from medmim_tasks.runs import RunFormatError, find_results_files
@@ -35,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     for results_file in results_files:
         try:
             judged = judge_run(results_file, config, workers=args.workers)
-        except RunFormatError as error:
+        except (RunFormatError, BenchmarkFormatError) as error:
             print(f"medmim judge: error: {error}", file=sys.stderr)
             return 2
         except JudgeError as error:
