@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from regex_linearity import findings, module_patterns
 
-from medmim_tasks import answers, metrics
+from medmim_tasks import answers, judge, metrics
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAFETY_NET_SECONDS = 300  # the whole table; seconds each today, minutes each before the fix
@@ -85,8 +85,9 @@ def test_checker_reads_how_a_module_uses_its_patterns() -> None:
 # --- every pattern of the scoring modules ------------------------------------------------------
 
 
-@pytest.mark.parametrize("module", [answers, metrics], ids=lambda module: module.__name__)
+@pytest.mark.parametrize("module", [answers, metrics, judge], ids=lambda module: module.__name__)
 def test_every_scoring_pattern_has_a_linear_shape(module: object) -> None:
+    """The letter extractor, the open-ended metrics and the optional judge's verdict parser."""
     problems = {
         name: found
         for name, (pattern, unanchored, fullmatched) in module_patterns(module).items()  # type: ignore[arg-type]
