@@ -169,3 +169,26 @@ def test_third_party_tokenisers_of_the_metrics_have_linear_shapes() -> None:
     assert len(patterns) >= 6
     for pattern in patterns:
         assert findings(pattern, unanchored=True, fullmatched=False) == [], pattern.pattern
+
+
+def test_rouge_l_counts_the_common_subsequence_bit_parallel() -> None:
+    """ROUGE-L's longest common subsequence is rapidfuzz's bit-parallel one (reply tokens x
+    ceil(answer tokens / 64) word operations), not rouge-score's table (reply x answer tokens)."""
+    from rapidfuzz.distance import LCSseq
+
+    assert metrics._rouge_parts()[2] is LCSseq.similarity
+
+
+def test_benchmark_answers_keep_rouge_l_linear_in_the_reply(benchmark_dir: Path) -> None:
+    """The reference side of ROUGE-L's cost: every open-ended answer fits in a few 64-bit words."""
+    from medmim_tasks.items import OPEN_ENDED, load_split
+    from medmim_tasks.splits import SPLITS
+
+    environ = {"MEDMIM_BENCHMARK_DIR": str(benchmark_dir)}
+    answers_tokens = [
+        len(metrics._rouge_tokens(item.answer))
+        for split in SPLITS
+        for item in load_split(split, environ)
+        if item.kind == OPEN_ENDED
+    ]
+    assert answers_tokens and max(answers_tokens) <= 4 * 64, max(answers_tokens)
