@@ -192,3 +192,57 @@ def test_benchmark_answers_keep_rouge_l_linear_in_the_reply(benchmark_dir: Path)
         if item.kind == OPEN_ENDED
     ]
     assert answers_tokens and max(answers_tokens) <= 4 * 64, max(answers_tokens)
+
+
+# --- the Python around the patterns --------------------------------------------------------------
+
+REPEATED_UNITS = [
+    "cataract ",
+    "A. ",
+    "(A) ",
+    "answer: ",
+    "i think ",
+    "not A ",
+    "\\boxed{A} ",
+    "first second image ",
+    "The answer is C. ",
+    "glaucoma or cataract ",
+    "(B)\n",
+    "A\n",
+    "no cataract, but glaucoma; ",
+    "\u7b54\u6848\u662fC ",
+    "first: cataract, second: glaucoma. ",
+]
+
+
+def _python_lines_run(reply: str, options: dict[str, str]) -> int:
+    """Lines of answers.py executed while extract_choice decides `reply`: a count of work, not a time."""
+    source = answers.__file__
+    executed = 0
+
+    def in_answers(frame, event, arg):  # type: ignore[no-untyped-def]
+        if frame.f_code.co_filename != source:
+            return None
+
+        def count(frame, event, arg):  # type: ignore[no-untyped-def]
+            nonlocal executed
+            executed += event == "line"
+            return count
+
+        return count
+
+    sys.settrace(in_answers)
+    try:
+        answers.extract_choice(reply, options)
+    finally:
+        sys.settrace(None)
+    return executed
+
+
+@pytest.mark.parametrize("unit", REPEATED_UNITS)
+def test_python_work_grows_linearly_with_the_reply(unit: str) -> None:
+    """Twice the reply, at most about twice the lines run: no loop over matches, lines or mentions
+    inside another (the patterns' own work is the shape test's)."""
+    options = _hostile_replies().OPTIONS
+    once, twice = _python_lines_run(unit * 300, options), _python_lines_run(unit * 600, options)
+    assert twice <= 2.1 * once + 100, (once, twice)
