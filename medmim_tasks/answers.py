@@ -268,9 +268,12 @@ _LEAD_FILLER = _words(
 _SENTENCE_BREAK = re.compile(r"(?<![.;!?\n。！？；])[.;!?\n。！？；]+(?=\s|$)")  # tried only where a run starts
 _SENTENCE_BREAK_TOKEN = "\x01 "
 _FIRST_CLAUSE = re.compile(r"[^,.;:!?\n]+")
-_PAIR_OPTION = re.compile(  # the findings keep spaces and a final "." around them (_normalise drops those)
-    r"\s*first\s*:(?:\s*\n)?(.+?)(?:\n\s*)?[,;]\s*second\s*:(?:\s*\n)?(.+)(?:\n\s*(?:\.\s*)?)?", re.IGNORECASE
-)
+# "First: X, Second: Y". The findings keep spaces and a final "." around them (_normalise drops those);
+# X is the shortest stretch that starts with a non-space and is followed by a separator and a valid
+# rest, else (the second pattern) nothing but spaces, one of them no line break, before the first separator.
+_PAIR_OPTION_SECOND = r"[,;]\s*second\s*:(?:\s*\n)?(.+)(?:\n\s*(?:\.\s*)?)?"
+_PAIR_OPTION = re.compile(r"\s*first\s*:\s*(\S.*?)(?:\n\s*)?" + _PAIR_OPTION_SECOND, re.IGNORECASE)
+_PAIR_OPTION_BLANK_FIRST = re.compile(r"\s*first\s*:(\n*[^\S\n]\s*)" + _PAIR_OPTION_SECOND, re.IGNORECASE)
 _FINDING_SEPARATOR = re.compile(r"[,;]|\band\b", re.IGNORECASE)
 _CLAUSE_SPLIT = re.compile(r"[,.;:!?\n]|\b(?:and|while|whereas|but|although)\b", re.IGNORECASE)
 _HEDGE = re.compile(
@@ -400,7 +403,8 @@ def _pair_options(items: tuple[tuple[str, str], ...]) -> dict[str, tuple[frozens
     """{letter: (first-image findings, second-image findings)} when every option reads "First: X, Second: Y"."""
     pairs: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
     for letter, text in items:
-        match = _PAIR_OPTION.fullmatch(unicodedata.normalize("NFKC", text))
+        folded = unicodedata.normalize("NFKC", text)
+        match = _PAIR_OPTION.fullmatch(folded) or _PAIR_OPTION_BLANK_FIRST.fullmatch(folded)
         if not match:
             return None
         pairs[letter] = tuple(  # type: ignore[assignment]

@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from regex_linearity import findings, module_patterns
 
-from medmim_tasks import answers, metrics
+from medmim_tasks import answers, judge, metrics
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAFETY_NET_SECONDS = 300  # the whole table; seconds each today, minutes each before the fix
@@ -85,8 +85,9 @@ def test_checker_reads_how_a_module_uses_its_patterns() -> None:
 # --- every pattern of the scoring modules ------------------------------------------------------
 
 
-@pytest.mark.parametrize("module", [answers, metrics], ids=lambda module: module.__name__)
+@pytest.mark.parametrize("module", [answers, metrics, judge], ids=lambda module: module.__name__)
 def test_every_scoring_pattern_has_a_linear_shape(module: object) -> None:
+    """The letter extractor, the open-ended metrics and the optional judge's verdict parser."""
     problems = {
         name: found
         for name, (pattern, unanchored, fullmatched) in module_patterns(module).items()  # type: ignore[arg-type]
@@ -96,11 +97,20 @@ def test_every_scoring_pattern_has_a_linear_shape(module: object) -> None:
 
 
 def test_answers_compiles_no_pattern_outside_the_module_level() -> None:
-    """The shape test sees module-level patterns only: a pattern written inside a function (re.search(
-    "...", reply)) would escape it. Only _lower_case_twin's reading of pattern sources may do that."""
-    source = Path(answers.__file__).read_text(encoding="utf-8")
-    inline = re.findall(r"\bre\.(?:search|match|fullmatch|finditer|findall|sub|subn|split)\(", source)
-    assert len(inline) == 2, inline  # _lower_case_twin: re.sub and re.search over a pattern's own text
+    """The shape test sees module-level patterns only: a pattern compiled or used inside a function
+    (`re.search("...", reply)`) would escape it. Only _lower_case_twin, which compiles the twin of a
+    module-level pattern (a module-level name itself), works with `re` inside a function."""
+    import ast
+
+    tree = ast.parse(Path(answers.__file__).read_text(encoding="utf-8"))
+    functions_using_re = {
+        function.name
+        for function in ast.walk(tree)
+        if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef))
+        for node in ast.walk(function)
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "re" and node.attr[0].islower()  # not re.Pattern, re.IGNORECASE
+    }
+    assert functions_using_re == {"_lower_case_twin"}
 
 
 # --- hostile replies ----------------------------------------------------------------------------
@@ -168,3 +178,80 @@ def test_third_party_tokenisers_of_the_metrics_have_linear_shapes() -> None:
     assert len(patterns) >= 6
     for pattern in patterns:
         assert findings(pattern, unanchored=True, fullmatched=False) == [], pattern.pattern
+
+
+def test_rouge_l_counts_the_common_subsequence_bit_parallel() -> None:
+    """ROUGE-L's longest common subsequence is rapidfuzz's bit-parallel one (reply tokens x
+    ceil(answer tokens / 64) word operations), not rouge-score's table (reply x answer tokens)."""
+    from rapidfuzz.distance import LCSseq
+
+    assert metrics._rouge_parts()[2] is LCSseq.similarity
+
+
+def test_benchmark_answers_keep_rouge_l_linear_in_the_reply(benchmark_dir: Path) -> None:
+    """The reference side of ROUGE-L's cost: every open-ended answer fits in a few 64-bit words."""
+    from medmim_tasks.items import OPEN_ENDED, load_split
+    from medmim_tasks.splits import SPLITS
+
+    environ = {"MEDMIM_BENCHMARK_DIR": str(benchmark_dir)}
+    answers_tokens = [
+        len(metrics._rouge_tokens(item.answer))
+        for split in SPLITS
+        for item in load_split(split, environ)
+        if item.kind == OPEN_ENDED
+    ]
+    assert answers_tokens and max(answers_tokens) <= 4 * 64, max(answers_tokens)
+
+
+# --- the Python around the patterns --------------------------------------------------------------
+
+REPEATED_UNITS = [
+    "cataract ",
+    "A. ",
+    "(A) ",
+    "answer: ",
+    "i think ",
+    "not A ",
+    "\\boxed{A} ",
+    "first second image ",
+    "The answer is C. ",
+    "glaucoma or cataract ",
+    "(B)\n",
+    "A\n",
+    "no cataract, but glaucoma; ",
+    "\u7b54\u6848\u662fC ",
+    "first: cataract, second: glaucoma. ",
+]
+
+
+def _python_lines_run(reply: str, options: dict[str, str]) -> int:
+    """Lines of answers.py executed while extract_choice decides `reply`: a count of work, not a time."""
+    source = answers.__file__
+    executed = 0
+
+    def in_answers(frame, event, arg):  # type: ignore[no-untyped-def]
+        if frame.f_code.co_filename != source:
+            return None
+
+        def count(frame, event, arg):  # type: ignore[no-untyped-def]
+            nonlocal executed
+            executed += event == "line"
+            return count
+
+        return count
+
+    sys.settrace(in_answers)
+    try:
+        answers.extract_choice(reply, options)
+    finally:
+        sys.settrace(None)
+    return executed
+
+
+@pytest.mark.parametrize("unit", REPEATED_UNITS)
+def test_python_work_grows_linearly_with_the_reply(unit: str) -> None:
+    """Twice the reply, at most about twice the lines run: no loop over matches, lines or mentions
+    inside another (the patterns' own work is the shape test's)."""
+    options = _hostile_replies().OPTIONS
+    once, twice = _python_lines_run(unit * 300, options), _python_lines_run(unit * 600, options)
+    assert twice <= 2.1 * once + 100, (once, twice)

@@ -572,7 +572,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--only",
         choices=("scoring", "building"),
-        help="run only this section (scoring: (5) alone, about half a minute; building: (1) alone, seconds)",
+        help="run only this section (scoring: (5) alone, about a minute; building: (1) alone, seconds)",
     )
     return parser.parse_args(argv)
 
