@@ -259,6 +259,22 @@ class DeliveryRecorder:
     def record(self, images: Sequence[Any], text: str | None) -> None:
         self.deliveries.append(Delivery(self.current_doc(text), list(images), text))
 
+    def record_by_content(self, images: Sequence[Any], text: str) -> None:
+        """For calls made away from the document's own turn (threads, servers): the document is
+        the one whose question is in `text`; among several, the unserved one whose files look
+        most like `images` (assert_delivery still checks every image against that document)."""
+        candidates = [doc for doc in self.bench.all_docs() if doc["question"].strip()[:60] in text]
+        assert candidates, f"no document's question is in the request:\n{text}"
+        served = {delivery.doc["doc_key"] for delivery in self.deliveries}
+        candidates = [doc for doc in candidates if doc["doc_key"] not in served] or candidates
+
+        def distance(doc: dict[str, Any]) -> float:
+            if len(doc["image_paths"]) != len(images):
+                return float("inf")
+            return sum(float(np.abs(fingerprint(image) - file_fingerprint(path)).mean()) for image, path in zip(images, doc["image_paths"]))
+
+        self.deliveries.append(Delivery(min(candidates, key=distance), list(images), text))
+
     def assert_every_doc_delivered(self, image_token: str, label_format: str = DEFAULT_LABEL_FORMAT, require_pil: bool = False, tolerance: float = FINGERPRINT_TOLERANCE) -> None:
         """Each document served exactly once, each call checked with assert_delivery."""
         keys = [delivery.doc["doc_key"] for delivery in self.deliveries]
