@@ -52,10 +52,14 @@ def record_processor_calls(monkeypatch: pytest.MonkeyPatch, processor_class: typ
 
 
 def use_stand_in_package(monkeypatch: pytest.MonkeyPatch, package: str, wrapper_module: str) -> ModuleType:
-    """Import `wrapper_module` afresh with tests/standins/PACKAGE first on the path."""
+    """Import `wrapper_module` afresh with tests/standins/PACKAGE first on the path; when the test
+    ends, sys.modules holds again what it held before (no stand-in left for later tests)."""
     monkeypatch.syspath_prepend(str(STAND_INS))
-    for name in [name for name in sys.modules if name == package or name.startswith(package + ".") or name == wrapper_module]:
-        monkeypatch.delitem(sys.modules, name)
-    module = importlib.import_module(wrapper_module)
-    monkeypatch.delitem(sys.modules, wrapper_module)  # later imports get a clean copy again
-    return module
+    stand_in_modules = {
+        ".".join(path.relative_to(STAND_INS).with_suffix("").parts).removesuffix(".__init__") for path in (STAND_INS / package).rglob("*.py")
+    }
+    loaded = {name for name in sys.modules if name == package or name.startswith(package + ".")}
+    for name in sorted(stand_in_modules | loaded | {wrapper_module}):
+        monkeypatch.setitem(sys.modules, name, None)  # remembered: restored or removed at the end
+        del sys.modules[name]
+    return importlib.import_module(wrapper_module)
