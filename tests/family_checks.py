@@ -284,6 +284,23 @@ class DeliveryRecorder:
             assert_delivery(delivery.doc, delivery.images, delivery.text, image_token, label_format, require_pil, tolerance)
 
 
+class RecordingProcessor:
+    """Wraps a wrapper's real processor: records the images and text of every call, then delegates."""
+
+    def __init__(self, inner: Any, recorder: DeliveryRecorder) -> None:
+        self._inner = inner
+        self._recorder = recorder
+
+    def __call__(self, *args: Any, images: Any = None, text: Any = None, **kwargs: Any) -> Any:
+        assert not args, "the matrix's wrappers call their processor with keywords"
+        prompt = text if isinstance(text, str) else text[0]
+        self._recorder.record(list(images or []), prompt)
+        return self._inner(images=images, text=text, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
 def run_in_process(lm: Any, model_name: str, tasks: Sequence[str] = TASKS, gen_kwargs: str | None = "max_new_tokens=4") -> dict[str, Any]:
     """lmms-eval's own evaluation (simple_evaluate) of the Med-MIM tasks with a constructed wrapper,
     its YAML block chosen by `model_name`; returns the results after checking every task scored.

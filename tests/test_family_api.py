@@ -14,11 +14,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from family_checks import (  # noqa: F401 (fixtures)
+from family_checks import (
     DeliveryRecorder,
     FamilyBenchmark,
-    family_benchmark,
-    family_env,
     openai_prompt_text,
     run_in_process,
 )
@@ -45,7 +43,7 @@ class RecordingServer:
         bodies = self.bodies
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 bodies.append(body)
                 payload = json.dumps(completion(body.get("model", "stand-in"))).encode()

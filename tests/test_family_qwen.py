@@ -14,11 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from family_checks import (  # noqa: F401 (fixtures)
+from family_checks import (
     DeliveryRecorder,
     FamilyBenchmark,
-    family_benchmark,
-    family_env,
+    RecordingProcessor,
     run_in_process,
 )
 
@@ -28,22 +27,6 @@ WORDS = ["system", "user", "assistant", "You", "are", "a", "helpful", "Image", "
 QWEN_IMAGE_TOKEN = "<|image_pad|>"
 QWEN_IMAGE_IN_PROMPT = "<|vision_start|><|image_pad|><|vision_end|>"  # one per image, before the processor expands it
 SMALL_IMAGES = {"min_pixels": 28 * 28 * 4, "max_pixels": 32 * 32 * 16}
-
-
-class RecordingProcessor:
-    """Delegates to the real processor; records the images and text of every call."""
-
-    def __init__(self, inner: Any, recorder: DeliveryRecorder) -> None:
-        self._inner = inner
-        self._recorder = recorder
-
-    def __call__(self, text: Any = None, images: Any = None, **kwargs: Any) -> Any:
-        prompt = text if isinstance(text, str) else text[0]
-        self._recorder.record(list(images or []), prompt)
-        return self._inner(text=text, images=images, **kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
 
 
 def qwen_tokenizer() -> Any:

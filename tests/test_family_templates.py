@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from family_checks import (  # noqa: F401 (family_benchmark is a fixture)
+from family_checks import (
     FamilyBenchmark,
     assert_prompt,
-    family_benchmark,
     openai_prompt_text,
 )
 
