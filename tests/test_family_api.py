@@ -65,7 +65,9 @@ class RecordingServer:
 
 
 @pytest.fixture
-def recording_server() -> Iterator[RecordingServer]:
+def recording_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[RecordingServer]:
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)  # 127.0.0.1 directly, never through a proxy
     server = RecordingServer()
     server.thread.start()
     try:
