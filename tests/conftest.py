@@ -86,3 +86,7 @@ def medmim_env(benchmark_dir: Path, synthetic_image_root: Path, monkeypatch: pyt
     for name in ("MEDMIM_EMBED_ROOT", "MEDMIM_LUMIERE_ROOT", "MEDMIM_MS_CXR_T_ROOT", "MEDMIM_ODIR_ROOT", "MEDMIM_VQA_RAD_ROOT", "MEDMIM_ON_MISSING", "MEDMIM_PROMPT_VARIANT", "MEDMIM_MAX_IMAGE_SIDE", "MEDMIM_JUDGE_URL", "MEDMIM_ALLOW_MODIFIED_BENCHMARK"):
         monkeypatch.delenv(name, raising=False)
     return dict(os.environ)
+
+
+# The model-family matrix's documents (tests/family_checks.py), for every tests/test_family_*.py.
+from family_checks import family_benchmark, family_env  # noqa: F401

@@ -259,6 +259,22 @@ class DeliveryRecorder:
     def record(self, images: Sequence[Any], text: str | None) -> None:
         self.deliveries.append(Delivery(self.current_doc(text), list(images), text))
 
+    def record_by_content(self, images: Sequence[Any], text: str) -> None:
+        """For calls made away from the document's own turn (threads, servers): the document is
+        the one whose question is in `text`; among several, the unserved one whose files look
+        most like `images` (assert_delivery still checks every image against that document)."""
+        candidates = [doc for doc in self.bench.all_docs() if doc["question"].strip()[:60] in text]
+        assert candidates, f"no document's question is in the request:\n{text}"
+        served = {delivery.doc["doc_key"] for delivery in self.deliveries}
+        candidates = [doc for doc in candidates if doc["doc_key"] not in served] or candidates
+
+        def distance(doc: dict[str, Any]) -> float:
+            if len(doc["image_paths"]) != len(images):
+                return float("inf")
+            return sum(float(np.abs(fingerprint(image) - file_fingerprint(path)).mean()) for image, path in zip(images, doc["image_paths"]))
+
+        self.deliveries.append(Delivery(min(candidates, key=distance), list(images), text))
+
     def assert_every_doc_delivered(self, image_token: str, label_format: str = DEFAULT_LABEL_FORMAT, require_pil: bool = False, tolerance: float = FINGERPRINT_TOLERANCE) -> None:
         """Each document served exactly once, each call checked with assert_delivery."""
         keys = [delivery.doc["doc_key"] for delivery in self.deliveries]
@@ -266,6 +282,23 @@ class DeliveryRecorder:
         assert sorted(keys) == expected, f"documents served {sorted(keys)}, expected each of {expected} once"
         for delivery in self.deliveries:
             assert_delivery(delivery.doc, delivery.images, delivery.text, image_token, label_format, require_pil, tolerance)
+
+
+class RecordingProcessor:
+    """Wraps a wrapper's real processor: records the images and text of every call, then delegates."""
+
+    def __init__(self, inner: Any, recorder: DeliveryRecorder) -> None:
+        self._inner = inner
+        self._recorder = recorder
+
+    def __call__(self, *args: Any, images: Any = None, text: Any = None, **kwargs: Any) -> Any:
+        assert not args, "the matrix's wrappers call their processor with keywords"
+        prompt = text if isinstance(text, str) else text[0]
+        self._recorder.record(list(images or []), prompt)
+        return self._inner(images=images, text=text, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
 
 
 def run_in_process(lm: Any, model_name: str, tasks: Sequence[str] = TASKS, gen_kwargs: str | None = "max_new_tokens=4") -> dict[str, Any]:

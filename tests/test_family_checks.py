@@ -6,10 +6,9 @@ import base64
 import io
 
 import pytest
-from family_checks import (  # noqa: F401 (family_benchmark is a fixture)
+from family_checks import (
     FamilyBenchmark,
     assert_delivery,
-    family_benchmark,
     openai_prompt_text,
 )
 from PIL import Image

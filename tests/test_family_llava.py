@@ -19,31 +19,14 @@ from typing import Any
 
 import numpy as np
 import pytest
-from family_checks import (  # noqa: F401 (fixtures)
+from family_checks import (
     DeliveryRecorder,
     FamilyBenchmark,
-    family_benchmark,
-    family_env,
+    RecordingProcessor,
     run_in_process,
 )
 
 TEMPLATES = Path(__file__).resolve().parent / "data" / "chat_templates"
-
-
-class RecordingProcessor:
-    """Delegates to the real processor; records the images and text of every call."""
-
-    def __init__(self, inner: Any, recorder: DeliveryRecorder) -> None:
-        self._inner = inner
-        self._recorder = recorder
-
-    def __call__(self, images: Any = None, text: Any = None, **kwargs: Any) -> Any:
-        prompt = text if isinstance(text, str) else text[0]
-        self._recorder.record(list(images or []), prompt)
-        return self._inner(images=images, text=text, **kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
 
 
 @pytest.fixture(scope="module")

@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from family_checks import (  # noqa: F401 (family_benchmark is a fixture)
+from family_checks import (
     FamilyBenchmark,
     assert_prompt,
-    family_benchmark,
     openai_prompt_text,
 )
 
@@ -34,7 +33,7 @@ CASES: dict[str, tuple[str, str, str]] = {
     "qwen2_5_vl-qwen2-vl": ("qwen2_vl.json", QWEN_IMAGE, "hf"),
     "qwen2_5_vl": ("qwen2_5_vl.json", QWEN_IMAGE, "hf"),
     "qwen3_vl": ("qwen3_vl.json", QWEN_IMAGE, "hf"),
-    "internvl_hf": ("internvl_hf.json", "<image>", "hf"),
+    "internvl_hf": ("internvl_hf.json", "<image>", "model_dump"),
 }
 IMAGES_FIRST = {"llava_hf-llava-1.5", "llava_hf-onevision"}
 

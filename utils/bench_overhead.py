@@ -30,6 +30,7 @@ its floor; the line before it (the last with `--only scoring`) is `worst_patholo
 
     MEDMIM_BENCHMARK_DIR=../shared/med_mim/benchmark python utils/bench_overhead.py
     python utils/bench_overhead.py --benchmark-dir DIR --items-per-split 8 --small-items-per-split 2
+    python utils/bench_overhead.py --only visual --datasets ODIR   # (2) alone, ODIR items only
 
 The sample is `--items-per-split` items of every split, evenly spaced through the file (so the
 mix of datasets and of multiple-choice and open items follows the file); the small memory
@@ -557,6 +558,24 @@ def measure_only_scoring(report: Report, benchmark_dir: Path, empty_root: Path, 
         unpin(before)
 
 
+def measure_only_visual(report: Report, benchmark_dir: Path, work: Path, args: argparse.Namespace) -> float:
+    """(2) alone: the sample of a full run (or only its `--datasets` items) at realistic sizes."""
+    indices = sample_indices(benchmark_dir, args.items_per_split, args.datasets)
+    sample_dir = work / f"sample-{args.items_per_split}-{'-'.join(args.datasets or ['all'])}"
+    sampled = write_sample_benchmark(benchmark_dir, sample_dir, indices)
+    images_root = work / "images"
+    started = time.perf_counter()
+    files = write_realistic_tree(images_root, sample_dir, args.jobs)
+    print(f"set-up: {sampled} sampled items, {files} realistic image files ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+    environ = {"MEDMIM_BENCHMARK_DIR": str(sample_dir), "MEDMIM_IMAGE_ROOT": str(images_root)}
+    before = pin_to_one_cpu()
+    try:
+        docs = [doc for split in SPLITS for doc in build_docs(split.task, environ)]
+        return report_doc_to_visual(report, measure_doc_to_visual(docs, args.repeats))
+    finally:
+        unpin(before)
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -571,15 +590,30 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--work-dir", type=Path, help="keep the sample files, images and runs here (reused when run again)")
     parser.add_argument(
         "--only",
-        choices=("scoring", "building"),
-        help="run only this section (scoring: (5) alone, about a minute; building: (1) alone, seconds)",
+        choices=("scoring", "building", "visual"),
+        help="run only this section (scoring: (5) alone, about a minute; building: (1) alone, seconds; "
+        "visual: (2) alone on the same sample, and its overhead_ratio)",
+    )
+    parser.add_argument(
+        "--datasets",
+        type=lambda text: [name.strip() for name in text.split(",") if name.strip()],
+        help="with --only visual: sample only items of these source datasets, e.g. ODIR or ODIR,VQA-RAD (default: all)",
     )
     return parser.parse_args(argv)
 
 
-def sample_indices(benchmark_dir: Path, per_split: int) -> dict[str, list[int]]:
+def sample_indices(benchmark_dir: Path, per_split: int, datasets: Sequence[str] | None = None) -> dict[str, list[int]]:
+    """`per_split` evenly spaced items of every split; only items of `datasets` when given."""
     environ = {"MEDMIM_BENCHMARK_DIR": str(benchmark_dir)}
-    return {split.task: evenly_spaced(per_split, len(read_split_file(split, environ))) for split in SPLITS}
+    chosen: dict[str, list[int]] = {}
+    for split in SPLITS:
+        raws = read_split_file(split, environ)
+        candidates = [
+            index for index, raw in enumerate(raws)
+            if datasets is None or dataset_for_source(raw["source"]).name in datasets  # type: ignore[union-attr]
+        ]
+        chosen[split.task] = [candidates[k] for k in evenly_spaced(per_split, len(candidates))]
+    return chosen
 
 
 def item_megapixels(raw: dict[str, Any]) -> float:
@@ -614,6 +648,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     work = args.work_dir.resolve() if args.work_dir else Path(tempfile.mkdtemp(prefix="medmim-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     report = Report()
+    if args.datasets and args.only != "visual":
+        raise SystemExit("--datasets goes with --only visual")
+    unknown = sorted(set(args.datasets or ()) - set(SOURCE_DATASETS_BY_NAME))
+    if unknown:
+        raise SystemExit(f"--datasets: unknown {unknown}; known: {sorted(SOURCE_DATASETS_BY_NAME)}")
+    if args.only == "visual":
+        try:
+            overhead_ratio = measure_only_visual(report, benchmark_dir, work, args)
+            print(report.markdown())
+            print(f"overhead_ratio={overhead_ratio:.3f}")
+        finally:
+            if args.work_dir is None:
+                shutil.rmtree(work, ignore_errors=True)
+        return 0
     if args.only is not None:
         try:
             empty_root = work / "empty-images"
