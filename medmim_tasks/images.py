@@ -11,7 +11,9 @@ before the final bicubic resampling. `utils/bench_overhead.py` measures all of i
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -201,6 +203,36 @@ class ImageDecodeError(OSError):
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, Image.DecompressionBombError)
 
 
+_truncation_lock = threading.Lock()
+_strict_decodes = 0  # decodes under way that need truncated files to fail
+_flag_before = False  # ImageFile.LOAD_TRUNCATED_IMAGES as it was when the first of them began
+
+
+@contextmanager
+def _truncated_files_fail() -> Iterator[None]:
+    """Pillow raises on a cut-off file while this is open, whatever its global setting says.
+
+    lmms-eval sets `ImageFile.LOAD_TRUNCATED_IMAGES = True` when it is imported
+    (lmms_eval/api/task.py), and under it Pillow decodes a truncated file without an error, the
+    missing part filled in gray: the model would see a damaged image and nobody would know. A
+    count of the decodes under way keeps concurrent ones right; the setting is put back as it was
+    when the last one ends.
+    """
+    global _strict_decodes, _flag_before
+    with _truncation_lock:
+        if _strict_decodes == 0:
+            _flag_before = ImageFile.LOAD_TRUNCATED_IMAGES
+            ImageFile.LOAD_TRUNCATED_IMAGES = False
+        _strict_decodes += 1
+    try:
+        yield
+    finally:
+        with _truncation_lock:
+            _strict_decodes -= 1
+            if _strict_decodes == 0:
+                ImageFile.LOAD_TRUNCATED_IMAGES = _flag_before
+
+
 def load_image(path: str | Path, max_image_side: int | None = None) -> Image.Image:
     """Decode one image to RGB; with max_image_side, shrink while decoding (off by default).
 
@@ -215,7 +247,8 @@ def load_image(path: str | Path, max_image_side: int | None = None) -> Image.Ima
             target = fitted_size(image.size, max_image_side)
             if target != image.size:
                 image.draft(None, target)  # a no-op for formats without reduced decoding
-        _load_16_bit_into_numpy(image)  # single-frame decoders close their file here
+        with _truncated_files_fail():
+            _load_16_bit_into_numpy(image)  # single-frame decoders close their file here
         return to_rgb(image, max_image_side)
     except _DECODE_ERRORS as error:
         raise ImageDecodeError(

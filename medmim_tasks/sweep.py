@@ -93,12 +93,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MEDMIM_JUDGE_API_KEY", False, "a credential: it decides access, not a verdict (never recorded)"),
     Setting("MEDMIM_JUDGE_CACHE", False, "where verdicts are cached, not what they are"),
     Setting("MEDMIM_JUDGE_TIMEOUT", False, "how long to wait for the judge; a timeout fails the run, it changes no score"),
+    Setting("MEDMIM_JUDGE_ATTEMPTS", False, "how often a failed judge request is tried; a verdict is the same whichever try gives it"),
+    Setting("MEDMIM_JUDGE_BACKOFF", False, "the wait between judge retries; it changes no verdict"),
+    Setting("MEDMIM_JUDGE_MAX_TIME", False, "the time one verdict may take over all its tries; a timeout fails the run, it changes no score"),
     Setting("MEDMIM_ALLOW_MODIFIED_BENCHMARK", False, "permits a modified benchmark file; the benchmark SHA-256 in the hash say what was read"),
     Setting("MEDMIM_TINY_MODEL_DIR", False, "used by `medmim demo` only; a sweep names its model in model_args"),
 )
 # MEDMIM_ names in the package that are not settings
 NOT_SETTINGS: dict[str, str] = {
     "MEDMIM_SANITY": "the source prefix MEDMIM_SANITY_<type> of the sanity items, not a variable",
+    "MEDMIM_JUDGE": "the family name MEDMIM_JUDGE_* in a message, not a variable",
 }
 
 

@@ -108,6 +108,27 @@ def test_truncated_image_names_the_file_and_the_fix(tmp_path: Path) -> None:
         load_image(whole, 0)
 
 
+def test_truncated_image_fails_even_where_lmms_eval_lets_pillow_load_truncated_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """lmms-eval sets ImageFile.LOAD_TRUNCATED_IMAGES = True at import: a cut-off file must still fail, not decode gray."""
+    from PIL import ImageFile
+
+    from medmim_tasks.images import ImageDecodeError
+
+    rng = np.random.default_rng(1)
+    whole_png = save(Image.fromarray(rng.integers(0, 65535, (64, 64), dtype=np.uint16)), tmp_path / "w.png")
+    whole_jpg = save(Image.fromarray(rng.integers(0, 255, (64, 64, 3), dtype=np.uint8)), tmp_path / "w.jpg")
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    for whole in (whole_png, whole_jpg):
+        cut = tmp_path / f"cut{whole.suffix}"
+        cut.write_bytes(whole.read_bytes()[: whole.stat().st_size * 2 // 3])
+        with pytest.raises(ImageDecodeError, match=cut.name):
+            load_image(cut)
+        assert ImageFile.LOAD_TRUNCATED_IMAGES is True  # put back for lmms-eval's other tasks
+        assert load_image(whole).size == (64, 64)
+
+
 def test_doc_to_visual_names_the_document_of_a_bad_image(tmp_path: Path) -> None:
     from medmim_tasks.images import ImageDecodeError
     from medmim_tasks.lmms_hooks import doc_to_visual
