@@ -37,7 +37,7 @@ A careful grader's reading, written down as rules (README, "Scoring"):
    ("the second image"; "first" or "last" alone, never "third" for "last").
 7. Anything else is None: no guess, no randomness, only letters of `options`.
 
-Time: linear in the reply's length, whatever it holds (docs/reliability-scoring.md). Every pattern
+Time: linear in the reply's length, whatever it holds (docs/reliability.md, "Time bound on scoring"). Every pattern
 here has a shape Python's backtracking engine matches in linear time: no repeat beside another that
 can match the same characters, no repeat whose iterations can split a text two ways, no searched
 pattern that can rescan a run from each position inside it. tests/test_extraction_time.py checks

@@ -93,12 +93,13 @@ def test_demo_runs_lmms_eval_end_to_end_on_a_fresh_machine(tmp_path: Path) -> No
 def test_demo_with_a_named_model_flags_which_image_rows_at_chance(tmp_path: Path) -> None:
     """lmms-eval's dummy model always answers "A": exactly chance, which the demo points out."""
     env = _clean_env(tmp_path)
-    result = _medmim(
-        ["demo", "--model", "dummy", "--model_args", "response=A", "--output", str(tmp_path / "out"), "--limit", "48"],
-        env,
-        cwd=tmp_path,
-    )
+    clone = tmp_path / "clone"  # where a user runs it: nothing may be written here
+    clone.mkdir()
+    result = _medmim(["demo", "--model", "dummy", "--model_args", "response=A", "--limit", "48"], env, cwd=clone)
     assert result.returncode == 0, result.stdout + result.stderr
+    results_path = Path(re.search(r"^Results: (.+)$", result.stdout, re.MULTILINE).group(1))  # type: ignore[union-attr]
+    assert results_path.is_relative_to(tmp_path / ".cache" / "medmim" / "demo") and results_path.is_file()
+    assert list(clone.iterdir()) == []
     assert "[3/3]" in result.stdout and "tiny" not in result.stdout.lower()
     assert not (tmp_path / ".cache/medmim/tiny-llava").exists()
     for qtype in QUESTION_TYPES:

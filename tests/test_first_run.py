@@ -96,7 +96,10 @@ def test_the_test_extra_does_not_install_a_second_decord() -> None:
 
 
 def test_the_installed_decord_module_is_the_one_lmms_eval_imports() -> None:
-    from decord import VideoReader, cpu  # what lmms_eval/models/simple/llava_hf.py imports at load time
+    from decord import (  # what lmms_eval/models/simple/llava_hf.py imports at load time
+        VideoReader,
+        cpu,
+    )
 
     assert callable(VideoReader) and callable(cpu)
 
@@ -245,8 +248,9 @@ def test_lmms_eval_with_missing_images_stops_once_and_runs_no_other_task(medmim_
 
 @pytest.mark.slow
 def test_lmms_eval_tasks_listing_needs_the_include_path(tmp_path: Path) -> None:
-    from medmim_tasks.task_path import tasks_path
     from lmms_eval_runner import offline_env
+
+    from medmim_tasks.task_path import tasks_path
 
     env = offline_env(dict(os.environ), tmp_path)
     plain = _lmms_eval(["tasks", "list"], env)

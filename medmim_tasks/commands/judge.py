@@ -12,7 +12,7 @@ from medmim_tasks.judge import MODEL_VARIABLE, URL_VARIABLE, JudgeError, judge_c
 from medmim_tasks.judge_run import judge_run
 from medmim_tasks.runs import RunFormatError, find_results_files
 
-DOCS_PAGE = "docs/reliability-judge-fetch.md"
+DOCS_PAGE = "docs/reliability.md"
 
 
 def run(args: argparse.Namespace) -> int:
