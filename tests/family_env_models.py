@@ -159,5 +159,4 @@ def build_phi_stand_in(output_dir: Path, chat_template_name: str | None = None) 
 
     model = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(output_dir, trust_remote_code=True), trust_remote_code=True)
     model.save_pretrained(output_dir)
-    (output_dir / "standin_phi.py").exists() or shutil.copy(Path(__file__).resolve().parent / "standins" / "phi" / "standin_phi.py", output_dir / "standin_phi.py")
     return output_dir

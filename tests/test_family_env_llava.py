@@ -11,13 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from family_checks import (  # noqa: F401 (fixtures)
-    DeliveryRecorder,
-    FamilyBenchmark,
-    family_benchmark,
-    family_env,
-    run_in_process,
-)
+from family_checks import DeliveryRecorder, FamilyBenchmark, run_in_process
 from family_env_models import word_tokenizer
 from family_env_support import use_stand_in_package
 

@@ -15,13 +15,7 @@ import json
 from pathlib import Path
 
 import pytest
-from family_checks import (  # noqa: F401 (fixtures)
-    DeliveryRecorder,
-    FamilyBenchmark,
-    family_benchmark,
-    family_env,
-    run_in_process,
-)
+from family_checks import DeliveryRecorder, FamilyBenchmark, run_in_process
 from family_env_models import CHAT_TEMPLATES
 from family_env_support import record_processor_calls
 

@@ -13,13 +13,7 @@ import re
 from pathlib import Path
 
 import pytest
-from family_checks import (  # noqa: F401 (fixtures)
-    DeliveryRecorder,
-    FamilyBenchmark,
-    family_benchmark,
-    family_env,
-    run_in_process,
-)
+from family_checks import DeliveryRecorder, FamilyBenchmark, run_in_process
 from family_env_models import build_phi_stand_in
 from family_env_support import record_processor_calls
 
