@@ -74,7 +74,8 @@ Candidate answer: {reply}
 Reply with exactly one of these three numbers and nothing else: 1 if the candidate answer is correct (it states the same findings as the reference), 0.5 if it is partly correct, 0 if it is wrong, contradicts the reference or does not answer."""
 
 # The verdict grammar: optional "Score:", one of the three scores, an optional final period.
-_VERDICT = re.compile(r"\s*(?:score\s*:\s*)?(1(?:\.0)?|0?\.5|0(?:\.0)?)\s*\.?\s*", re.IGNORECASE)
+# matched against the stripped reply: no two unbounded repeats side by side (linear time)
+_VERDICT = re.compile(r"(?:score\s*:\s*)?(1(?:\.0)?|0?\.5|0(?:\.0)?)(?:\s*\.)?", re.IGNORECASE)
 
 
 class JudgeError(RuntimeError):
@@ -163,7 +164,7 @@ def cache_key(model: str, prompt: str, reply: str) -> str:
 
 def parse_score(verdict: str) -> float | None:
     """The score of a well-formed verdict (see the grammar above), or None for anything else."""
-    match = _VERDICT.fullmatch(verdict)
+    match = _VERDICT.fullmatch(verdict.strip())
     return float(match.group(1)) if match else None
 
 

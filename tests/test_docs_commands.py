@@ -31,6 +31,7 @@ COVERED: tuple[tuple[str, str, str], ...] = (
     ("medmim data prepare embed", "tests/test_prepare_embed.py::test_cli_writes_only_the_benchmark_images_it_has_dicoms_for", '"prepare", "embed", "--dicom-root"'),
     ("medmim sweep", "tests/test_sweep.py::test_real_sweep_with_a_failing_model_finishes_the_others_and_resumes", 'main(["sweep"'),
     ("medmim report", "tests/test_report.py::test_every_output_shows_the_same_numbers", 'main(["report"'),
+    ("medmim judge", "tests/test_judge.py::test_judge_after_the_run_adds_open_judge_that_report_reads", 'main(["judge"'),
     ("medmim compare", "tests/test_compare.py::test_dummy_a_against_dummy_b_finds_the_known_difference", 'main(["compare"'),
     ("lmms-eval tasks list --include-path", "tests/test_first_run.py::test_lmms_eval_tasks_listing_needs_the_include_path", '["tasks", "list", "--include-path"'),
     ("lmms-eval tasks groups --include-path", "tests/test_first_run.py::test_lmms_eval_tasks_listing_needs_the_include_path", '["tasks", "groups", "--include-path"'),
