@@ -241,7 +241,7 @@ def load_image(path: str | Path, max_image_side: int | None = None) -> Image.Ima
     that cannot be decoded raises ImageDecodeError naming it.
     """
     max_image_side = checked_max_image_side(max_image_side)
-    try:
+    try:  # only opening and decoding the file: an error there is the file's, named with it
         image = Image.open(path)
         if max_image_side is not None:
             target = fitted_size(image.size, max_image_side)
@@ -249,10 +249,10 @@ def load_image(path: str | Path, max_image_side: int | None = None) -> Image.Ima
                 image.draft(None, target)  # a no-op for formats without reduced decoding
         with _truncated_files_fail():
             _load_16_bit_into_numpy(image)  # single-frame decoders close their file here
-        return to_rgb(image, max_image_side)
     except _DECODE_ERRORS as error:
         raise ImageDecodeError(
             f"{path}: cannot read this image ({type(error).__name__}: {error}); a truncated or corrupt file, or "
             "one that went missing or unreadable after the task was built. Fix: put an intact, readable copy from "
             "its source dataset in its place; `medmim check --decode` lists every missing or unreadable image."
         ) from error
+    return to_rgb(image, max_image_side)

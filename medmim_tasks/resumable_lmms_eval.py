@@ -67,25 +67,50 @@ def keep_replies_as_made(chunk: int) -> None:
     ResponseCache.execute = execute_in_chunks  # type: ignore[method-assign]
 
 
-def keep_unmerged_replies(cache_root: Path) -> int:
-    """Merge the per-rank files of earlier (killed) attempts into `cache_root/cache.db`; the replies it holds.
+DAMAGED_SUFFIX = ".damaged"
 
-    Uses lmms-eval's own merge (insert-or-ignore, so running it twice changes nothing). A damaged file
-    raises sqlite3.Error.
-    """
-    shards = sorted(str(path) for path in (cache_root / RUNS_FOLDER).glob("*/rank_*.db"))
-    target = cache_root / CACHE_DB
-    if shards:
-        from lmms_eval.caching.response_cache import ResponseCache
 
-        ResponseCache.merge_shards(shards, str(target))
-    if not target.is_file():
-        return 0
-    connection = sqlite3.connect(target)
+def _set_aside(path: Path, set_aside: list[Path]) -> None:
+    """Move a damaged SQLite file (and its -wal/-shm companions) out of lmms-eval's way."""
+    for companion in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if companion.exists():
+            companion.replace(companion.with_name(companion.name + DAMAGED_SUFFIX))
+    set_aside.append(path.with_name(path.name + DAMAGED_SUFFIX))
+
+
+def _count_replies(database: Path) -> int:
+    connection = sqlite3.connect(database)
     try:
         return int(connection.execute("SELECT COUNT(*) FROM responses").fetchone()[0])
     finally:
         connection.close()
+
+
+def keep_unmerged_replies(cache_root: Path, set_aside: list[Path] | None = None) -> int:
+    """Merge the per-rank files of earlier (killed) attempts into `cache_root/cache.db`; the replies it holds.
+
+    Uses lmms-eval's own merge (insert-or-ignore, so running it twice changes nothing), one file at a
+    time: a damaged file (cache.db or a rank file) is renamed to `<name>.damaged` and listed in
+    `set_aside`, so neither this merge nor lmms-eval's next run opens it again, and the replies of the
+    other files are still kept.
+    """
+    aside = [] if set_aside is None else set_aside
+    target = cache_root / CACHE_DB
+    if target.is_file():
+        try:
+            _count_replies(target)
+        except sqlite3.Error:
+            _set_aside(target, aside)
+    shards = sorted((cache_root / RUNS_FOLDER).glob("*/rank_*.db"))
+    if shards:
+        from lmms_eval.caching.response_cache import ResponseCache
+
+        for shard in shards:
+            try:
+                ResponseCache.merge_shards([str(shard)], str(target))
+            except sqlite3.Error:
+                _set_aside(shard, aside)
+    return _count_replies(target) if target.is_file() else 0
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ medmim_tasks.resumable_lmms_eval).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -37,6 +38,7 @@ import yaml
 from filelock import FileLock, Timeout
 
 from medmim_tasks import __version__
+from medmim_tasks.benchmark_checksum import cached_sha256
 from medmim_tasks.items import split_file
 from medmim_tasks.resumable_lmms_eval import keep_unmerged_replies
 from medmim_tasks.runs import (
@@ -46,6 +48,7 @@ from medmim_tasks.runs import (
     samples_problems,
 )
 from medmim_tasks.splits import SPLITS
+from medmim_tasks.task_path import tasks_path
 
 DEFAULT_TASKS = "med_mim"
 CACHE_FOLDER = "response-cache"
@@ -265,17 +268,21 @@ def result_settings(environ: Mapping[str, str]) -> dict[str, str | None]:
     return values
 
 
-_SHA256_BY_FILE_STATE: dict[tuple[str, int, int], str] = {}
+@functools.cache
+def code_sha256() -> str:
+    """SHA-256 over the package's own code and task YAMLs, as installed.
 
-
-def file_sha256(path: Path) -> str:
-    """SHA-256 of a file's content, computed once per (path, size, modification time) in a process."""
-    state = path.stat()
-    key = (str(path.resolve()), state.st_size, state.st_mtime_ns)
-    if key not in _SHA256_BY_FILE_STATE:
-        with path.open("rb") as handle:
-            _SHA256_BY_FILE_STATE[key] = hashlib.file_digest(handle, "sha256").hexdigest()
-    return _SHA256_BY_FILE_STATE[key]
+    The version number alone would let a sweep folder made by other prompts, parsing or scoring code
+    (an edited YAML, a development checkout) pass for this one.
+    """
+    package = Path(__file__).resolve().parent
+    files = sorted(package.rglob("*.py")) + sorted(path for path in tasks_path().rglob("*") if path.is_file())
+    digest = hashlib.sha256()
+    for path in files:
+        if "__pycache__" in path.parts:
+            continue
+        digest.update(path.name.encode("utf-8") + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
 
 
 def benchmark_checksums(environ: Mapping[str, str]) -> dict[str, str]:
@@ -286,7 +293,7 @@ def benchmark_checksums(environ: Mapping[str, str]) -> dict[str, str]:
     checksums: dict[str, str] = {}
     for split in SPLITS:
         path = split_file(split, environ)  # type: ignore[arg-type]
-        checksums[split.file_name] = file_sha256(path) if path.is_file() else "missing"
+        checksums[split.file_name] = cached_sha256(path) if path.is_file() else "missing"
     return checksums
 
 
@@ -300,6 +307,7 @@ def config_hash(sweep: Sweep, spec: ModelSpec) -> str:
         "tasks": sweep.tasks,
         "limit": sweep.limit,
         "medmim_tasks": __version__,
+        "medmim_tasks_code": code_sha256(),
         "lmms_eval": _lmms_eval_version(),
         "settings": dict(sweep.settings),
         "benchmark_sha256": dict(sweep.benchmark_sha256),
@@ -449,7 +457,7 @@ def run_sweep(
                 say(f"{prefix}: results exist for this configuration, skipped ({results_file})")
                 outcomes.append(Outcome(spec.name, SKIPPED, 0.0, folder))
                 continue
-            outcomes.append(_run_model(sweep, spec, python, env, say, prefix))
+            outcomes.append(_run_model(sweep, spec, python, env, say, prefix, lock))
         finally:
             lock.release()
     return outcomes
@@ -471,18 +479,34 @@ def _chosen(sweep: Sweep, only: Sequence[str]) -> list[ModelSpec]:
     return [known[name] for name in only]
 
 
+def _lock_descriptor(lock: FileLock) -> tuple[int, ...]:
+    """The held lock's file descriptor, handed to lmms-eval so the lock outlives a killed sweep.
+
+    flock() locks belong to the open file: while lmms-eval holds a copy of the descriptor, a second
+    sweep cannot take the lock even if this process is killed, so it never runs the same
+    configuration into the same folder at the same time.
+    """
+    descriptor = getattr(getattr(lock, "_context", None), "lock_file_fd", None)
+    return (descriptor,) if isinstance(descriptor, int) else ()
+
+
 def _run_model(
-    sweep: Sweep, spec: ModelSpec, python: str, env: Mapping[str, str] | None, say: Callable[[str], None], prefix: str
+    sweep: Sweep,
+    spec: ModelSpec,
+    python: str,
+    env: Mapping[str, str] | None,
+    say: Callable[[str], None],
+    prefix: str,
+    lock: FileLock | None = None,
 ) -> Outcome:
     folder = run_folder(sweep, spec)
     (folder / LOG_FOLDER).mkdir(parents=True, exist_ok=True)
     _write_record(folder, sweep, spec)
     command = lmms_eval_command(sweep, spec, folder, python)
-    try:
-        kept = keep_unmerged_replies(cache_folder(sweep, spec))
-    except sqlite3.Error as error:  # a damaged cache file costs its replies, not the run
-        say(f"{prefix}: cannot read the replies of earlier attempts in {cache_folder(sweep, spec)} ({error}); they are generated again")
-        kept = 0
+    set_aside: list[Path] = []
+    kept = keep_unmerged_replies(cache_folder(sweep, spec), set_aside)
+    for damaged in set_aside:  # a damaged cache file costs its replies, not the run
+        say(f"{prefix}: cannot read the replies of earlier attempts in {damaged.with_suffix('')} (a damaged cache file, moved to {damaged}); they are generated again")
     log = _new_log(folder)
     say(f"{prefix}: running, log {log}" + (f" ({kept} replies kept from an earlier attempt)" if kept else ""))
     started, started_at = time.monotonic(), time.time()
@@ -491,7 +515,12 @@ def _run_model(
         handle.flush()
         try:
             completed = subprocess.run(
-                command, stdout=handle, stderr=subprocess.STDOUT, env=lmms_eval_environment(sweep, spec, env), check=False
+                command,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                env=lmms_eval_environment(sweep, spec, env),
+                check=False,
+                pass_fds=_lock_descriptor(lock) if lock is not None else (),
             )
             returncode: int | None = completed.returncode
         except OSError as error:

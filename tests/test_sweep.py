@@ -463,13 +463,39 @@ def test_replies_are_kept_as_made_and_found_by_the_next_attempt(tmp_path: Path, 
 
 def test_a_damaged_cache_file_is_named_and_the_model_still_runs(tmp_path: Path, fake_python: Path) -> None:
     sweep = load_sweep(write_sweep(tmp_path / "s", "output: out\nmodels:\n  - {name: m, model: dummy}\n"))
-    damaged = cache_folder(sweep, sweep.models[0]) / "runs" / "earlier" / "rank_0.db"
+    spec = sweep.models[0]
+    # the rank file this configuration's rerun reopens (LMMS_CACHE_RUN_ID is the configuration hash)
+    damaged = cache_folder(sweep, spec) / "runs" / config_hash(sweep, spec) / "rank_0.db"
     damaged.parent.mkdir(parents=True)
     damaged.write_bytes(b"not a database" * 100)
     messages: list[str] = []
     outcomes = run_sweep(sweep, python=str(fake_python), say=messages.append)
     assert outcomes[0].status == DONE
     assert any("cannot read the replies of earlier attempts" in m and "generated again" in m for m in messages)
+    assert not damaged.exists() and damaged.with_name("rank_0.db.damaged").is_file()  # out of lmms-eval's way
+
+
+def test_a_damaged_rank_file_does_not_cost_the_replies_of_the_others(tmp_path: Path) -> None:
+    from lmms_eval.caching.response_cache import ResponseCache
+
+    from medmim_tasks.resumable_lmms_eval import keep_unmerged_replies
+
+    cache_root = tmp_path / "cache"
+    good = cache_root / "runs" / "b" / "rank_0.db"
+    good.parent.mkdir(parents=True)
+    ResponseCache.merge_shards([], str(good))  # an empty cache file of lmms-eval's schema
+    import sqlite3
+
+    with sqlite3.connect(good) as connection:
+        connection.execute(
+            "INSERT INTO responses (cache_key, request_type, task_name, doc_id, idx, gen_kwargs, response, created_at) VALUES ('k', 'generate_until', 't', 0, 0, '{}', '\"A\"', 0)"
+        )
+    bad = cache_root / "runs" / "a" / "rank_0.db"  # sorted before the good one
+    bad.parent.mkdir(parents=True)
+    bad.write_bytes(b"not a database" * 100)
+    set_aside: list[Path] = []
+    assert keep_unmerged_replies(cache_root, set_aside) == 1
+    assert set_aside == [bad.with_name("rank_0.db.damaged")] and not bad.exists()
 
 
 # Stands in for `python -m medmim_tasks.resumable_lmms_eval ...`: the real lmms-eval with its dummy model made to
@@ -538,3 +564,54 @@ def test_a_killed_run_is_resumed_generating_only_the_documents_without_a_reply(
     clean_results, clean_replies = results_and_replies(clean[0].folder)
     assert resumed_replies == clean_replies and len(clean_replies) == 6
     assert resumed_results == clean_results
+
+
+def test_the_code_and_task_yamls_are_part_of_the_hash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sweep folder made by other prompts or scoring code (same version number) is not reused."""
+    import shutil
+
+    import medmim_tasks.sweep as sweep_module
+    from medmim_tasks.task_path import tasks_path
+
+    sweep = load_sweep(write_sweep(tmp_path / "s", "output: out\nmodels:\n  - {name: m, model: dummy}\n"))
+    before = config_hash(sweep, sweep.models[0])
+    edited = tmp_path / "tasks"
+    shutil.copytree(tasks_path(), edited)
+    template = edited / "_default_template_yaml"
+    template.write_text(template.read_text().replace("max_new_tokens: 256", "max_new_tokens: 255"))
+    monkeypatch.setattr(sweep_module, "tasks_path", lambda: edited)
+    sweep_module.code_sha256.cache_clear()
+    try:
+        assert config_hash(sweep, sweep.models[0]) != before
+    finally:
+        sweep_module.code_sha256.cache_clear()
+
+
+def test_lmms_eval_inherits_the_lock_so_a_killed_sweep_keeps_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import subprocess
+
+    import medmim_tasks.sweep as sweep_module
+    from medmim_tasks.sweep import lock_file
+
+    sweep = load_sweep(write_sweep(tmp_path / "s", "output: out\nmodels:\n  - {name: m, model: dummy}\n"))
+    passed: dict[str, object] = {}
+
+    def fake_run(command: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+        (descriptor,) = kwargs["pass_fds"]  # type: ignore[misc]
+        # the descriptor handed over is the held lock file itself
+        passed["same_file"] = os.fstat(descriptor).st_ino == os.stat(lock_file(sweep, sweep.models[0])).st_ino
+        return subprocess.CompletedProcess(command, 1)
+
+    monkeypatch.setattr(sweep_module.subprocess, "run", fake_run)
+    run_sweep(sweep, say=lambda message: None)
+    assert passed == {"same_file": True}
+
+
+def test_an_output_folder_that_cannot_be_written_stops_before_any_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 18, item 10: a message naming the folder and the fix, no traceback, no model started."""
+    (tmp_path / "a-file").write_text("not a folder")
+    sweep_file = write_sweep(tmp_path / "s", f"output: {tmp_path / 'a-file' / 'out'}\nmodels:\n  - {{name: m, model: dummy}}\n")
+    assert main(["sweep", str(sweep_file)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write to the output folder" in err and "--output" in err and "Traceback" not in err

@@ -11,6 +11,7 @@ from medmim_tasks.items import BenchmarkFormatError
 from medmim_tasks.judge import MODEL_VARIABLE, URL_VARIABLE, JudgeError, judge_config
 from medmim_tasks.judge_run import judge_run
 from medmim_tasks.runs import RunFormatError, find_results_files
+from medmim_tasks.output_folder import OutputFolderError, writable_folder
 
 DOCS_PAGE = "docs/reliability.md"
 
@@ -35,8 +36,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     for results_file in results_files:
         try:
+            # verdicts are written into the run: its folder must be writable before any is asked for
+            writable_folder(results_file.parent, "the run folder given to `medmim judge`")
             judged = judge_run(results_file, config, workers=args.workers)
-        except (RunFormatError, BenchmarkFormatError) as error:
+        except (RunFormatError, BenchmarkFormatError, OutputFolderError) as error:
             print(f"medmim judge: error: {error}", file=sys.stderr)
             return 2
         except JudgeError as error:

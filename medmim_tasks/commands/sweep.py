@@ -20,6 +20,7 @@ from medmim_tasks.sweep import (
     summary_rows,
     sweep_line,
 )
+from medmim_tasks.output_folder import OutputFolderError, writable_folder
 
 EXAMPLE = """\
 example sweep file:
@@ -44,9 +45,10 @@ def run(args: argparse.Namespace) -> int:
         sweep = load_sweep(args.sweep_file, output=args.output)
         if args.dry_run:
             return _dry_run(sweep, args.only)
+        writable_folder(sweep.output, "--output (or the sweep file's `output:`)")  # before any model runs
         print(f"sweep {sweep.file}: {len(args.only) or len(sweep.models)} model(s), tasks {sweep.tasks}, output {sweep.output}")
         outcomes = run_sweep(sweep, only=args.only)
-    except SweepFileError as error:
+    except (SweepFileError, OutputFolderError) as error:
         print(f"medmim sweep: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
