@@ -23,7 +23,6 @@ import math
 import os
 import socket
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.parse
@@ -35,6 +34,7 @@ from typing import IO
 
 from tqdm import tqdm
 
+from medmim_tasks.atomic_write import atomic_file
 from medmim_tasks.http_deadline import DeadlineExceeded, open_with_deadline
 from medmim_tasks.splits import SPLITS, UPSTREAM_COMMIT, UPSTREAM_FOLDER, Split
 
@@ -214,25 +214,20 @@ def fetch_file(
         else f"{file_timeout_s:g} s (--timeout)"
     )
     for attempt in range(1, attempts + 1):
-        temporary: Path | None = None
         retryable = False
-        try:
-            with tempfile.NamedTemporaryFile(
-                dir=dest, prefix=f".{split.file_name}.", suffix=PART_SUFFIX, delete=False
-            ) as handle:
-                temporary = Path(handle.name)
+        try:  # on any error (also KeyboardInterrupt and SystemExit) no temporary file stays behind
+            with atomic_file(target, suffix=PART_SUFFIX) as handle:
                 remaining = file_deadline - time.monotonic()
                 if remaining <= 0:
                     raise DownloadError(f"{url}: no time left within {limit}")
                 digest, size = _download_to(url, handle, split, stream, show_bar, remaining, limit)
                 handle.flush()
                 os.fsync(handle.fileno())
-            if digest != split.sha256:
-                raise DownloadError(
-                    f"sha256 mismatch for {url}: expected {split.sha256}, got {digest} ({size} bytes); "
-                    "the server sent a different file (wrong mirror or commit, or a corrupted copy)"
-                )
-            os.replace(temporary, target)
+                if digest != split.sha256:
+                    raise DownloadError(
+                        f"sha256 mismatch for {url}: expected {split.sha256}, got {digest} ({size} bytes); "
+                        "the server sent a different file (wrong mirror or commit, or a corrupted copy)"
+                    )
             replaced = " (replaced a file whose sha256 did not match)" if stale else ""
             return FetchResult(split, target, DOWNLOADED, f"{size} bytes, sha256 matches{replaced}")
         except DownloadError as error:
@@ -240,9 +235,6 @@ def fetch_file(
             retryable = error.retryable
         except OSError as error:  # writing or renaming here failed (disk full, permissions, a folder in the way)
             reason = f"cannot write {target}: {error}"
-        finally:  # also on KeyboardInterrupt and SystemExit: no temporary file stays behind
-            if temporary is not None:
-                temporary.unlink(missing_ok=True)
         out_of_time = time.monotonic() + retry_delay_s >= file_deadline
         if not retryable or attempt == attempts or out_of_time:
             if retryable and out_of_time and attempt < attempts:

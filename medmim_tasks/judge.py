@@ -38,7 +38,6 @@ import json
 import math
 import os
 import re
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -46,6 +45,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from medmim_tasks.atomic_write import write_text_atomically
 from medmim_tasks.http_deadline import DeadlineExceeded, open_with_deadline
 
 URL_VARIABLE = "MEDMIM_JUDGE_URL"
@@ -224,18 +224,6 @@ def _read_cache(path: Path) -> float | None:
 def _write_cache(path: Path, entry: dict[str, object]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     write_text_atomically(path, json.dumps(entry, ensure_ascii=False, indent=1))
-
-
-def write_text_atomically(path: Path, text: str) -> None:
-    """Write a UTF-8 file through a temporary sibling and a rename: readers and concurrent writers see one whole file."""
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _ask_with_retries(config: JudgeConfig, prompt: str, sleep: Callable[[float], None]) -> str:

@@ -28,6 +28,7 @@ from typing import IO, Any
 
 from tqdm import tqdm
 
+from medmim_tasks.atomic_write import write_text_atomically
 from medmim_tasks.items import (
     BENCHMARK_DIR_VARIABLE,
     OPEN_ENDED,
@@ -40,7 +41,6 @@ from medmim_tasks.judge import (
     PROMPT_TEMPLATE,
     JudgeConfig,
     judge_score,
-    write_text_atomically,
 )
 from medmim_tasks.lmms_hooks import CLUSTER_KEY, SCORE_KEY
 from medmim_tasks.runs import (

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from medmim_tasks.atomic_write import atomic_file
 from medmim_tasks.items import contained_reference, load_split
 from medmim_tasks.sources import SOURCE_DATASETS_BY_NAME
 from medmim_tasks.splits import SPLITS
@@ -150,17 +150,8 @@ def to_png_pixels(display: np.ndarray, bit_depth: int = 8) -> np.ndarray:
 def write_png_atomically(pixels: np.ndarray, target: Path) -> None:
     """Save a grayscale PNG through a temporary file in the target's folder, then rename it."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    temporary: Path | None = None
-    try:
-        with tempfile.NamedTemporaryFile(
-            dir=target.parent, prefix=f".{target.name}.", suffix=".part", delete=False
-        ) as handle:
-            temporary = Path(handle.name)
-            Image.fromarray(pixels).save(handle, format="PNG")
-        os.replace(temporary, target)
-    finally:
-        if temporary is not None:
-            temporary.unlink(missing_ok=True)
+    with atomic_file(target, suffix=".part") as handle:
+        Image.fromarray(pixels).save(handle, format="PNG")
 
 
 def convert(dicom_path: Path, target: Path, bit_depth: int = 8) -> None:

@@ -26,10 +26,11 @@ import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from PIL import Image, ImageDraw
 
+from medmim_tasks.atomic_write import atomic_file
 from medmim_tasks.docs import item_doc
 from medmim_tasks.image_paths import MissingImagesError
 from medmim_tasks.items import (
@@ -317,12 +318,11 @@ def render(picture: Picture) -> Image.Image:
     return image
 
 
-def _write_atomically(path: Path, write: Callable[[Path], None]) -> None:
-    """Write via a temporary sibling then rename: concurrent builders never see half a file."""
+def _write_atomically(path: Path, write: Callable[[BinaryIO], None]) -> None:
+    """Write through `atomic_file` (in a folder made if missing): concurrent builders never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    write(temporary)
-    os.replace(temporary, path)
+    with atomic_file(path) as handle:
+        write(handle)
 
 
 def _items_json(items: list[SanityItem]) -> str:
@@ -355,9 +355,9 @@ def ensure_sanity_set(root: Path | None = None, items_per_type: int = ITEMS_PER_
     if complete:
         return root
     for picture in pictures:
-        _write_atomically(image_root / picture.relative, lambda path, p=picture: render(p).save(path, format="PNG"))
-    _write_atomically(root / ITEMS_FILE, lambda path: path.write_text(items_text))
-    _write_atomically(marker_path, lambda path: path.write_text(json.dumps(marker, indent=1) + "\n"))
+        _write_atomically(image_root / picture.relative, lambda handle, p=picture: render(p).save(handle, format="PNG"))
+    _write_atomically(root / ITEMS_FILE, lambda handle: handle.write(items_text.encode("utf-8")))
+    _write_atomically(marker_path, lambda handle: handle.write((json.dumps(marker, indent=1) + "\n").encode("utf-8")))
     return root
 
 
