@@ -44,6 +44,7 @@ from medmim_tasks.splits import (
     UPSTREAM_FOLDER,
     UPSTREAM_REPOSITORY,
 )
+from medmim_tasks.tables import text_table
 
 MAX_EXAMPLES = 5
 
@@ -335,21 +336,6 @@ def check_data(
     )
 
 
-def _table(header: list[str], rows: list[list[str]], text_columns: int = 2) -> list[str]:
-    """Fixed-width table: the first `text_columns` columns left-aligned, the numbers right-aligned."""
-    widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
-    lines = []
-    for number, row in enumerate([header, *rows]):
-        cells = [
-            str(cell).ljust(width) if index < text_columns else str(cell).rjust(width)
-            for index, (cell, width) in enumerate(zip(row, widths))
-        ]
-        lines.append("  " + "  ".join(cells).rstrip())
-        if number == 0:
-            lines.append("  " + "  ".join("-" * width for width in widths))
-    return lines
-
-
 def _counted(counter: Mapping[str, int]) -> str:
     return ", ".join(f"{key} {value}" for key, value in sorted(counter.items(), key=lambda entry: -entry[1])) or "-"
 
@@ -362,7 +348,7 @@ def format_report(report: CheckReport) -> str:
         checksum = "-" if split.sha256_ok is None else ("ok" if split.sha256_ok else "MISMATCH")
         state = "missing" if not split.present else ("invalid" if split.error else "ok")
         file_rows.append([split.task, split.file, state, checksum, "-" if split.items is None else str(split.items)])
-    lines += _table(["task", "file", "state", "sha256", "items"], file_rows, text_columns=4)
+    lines += text_table(["task", "file", "state", "sha256", "items"], file_rows, text_columns=4)
 
     lines += ["", "Images by split and source dataset (images: distinct files)"]
     rows = []
@@ -372,7 +358,7 @@ def format_report(report: CheckReport) -> str:
             rows.append([split.task, name, str(counts.items), str(counts.image_refs), str(counts.images),
                          str(counts.present), str(counts.missing), unreadable])
     if rows:
-        lines += _table(["task", "dataset", "items", "refs", "images", "present", "missing", "unreadable"], rows)
+        lines += text_table(["task", "dataset", "items", "refs", "images", "present", "missing", "unreadable"], rows)
     else:
         lines.append("  (no benchmark file could be read)")
 
@@ -382,7 +368,7 @@ def format_report(report: CheckReport) -> str:
         unreadable = str(dataset.unreadable) if report.decoded else "-"
         rows.append([dataset.name, dataset.root + ("" if dataset.root_exists else "  (absent)"), str(dataset.images),
                      str(dataset.present), str(dataset.missing), unreadable])
-    lines += _table(["dataset", "root", "images", "present", "missing", "unreadable"], rows)
+    lines += text_table(["dataset", "root", "images", "present", "missing", "unreadable"], rows)
     for dataset in report.datasets:
         forms = _counted(dataset.found_forms) if dataset.found_forms else "nothing found"
         lines.append(f"  {dataset.name}: root from {dataset.root_from}; found as: {forms}")
@@ -396,7 +382,7 @@ def format_report(report: CheckReport) -> str:
                 if dataset.width_range and dataset.height_range else "-"
             )
             rows.append([dataset.name, _counted(dataset.formats), _counted(dataset.modes), size])
-        lines += _table(["dataset", "formats", "modes", "width x height"], rows, text_columns=4)
+        lines += text_table(["dataset", "formats", "modes", "width x height"], rows, text_columns=4)
     else:
         lines += ["", "Images were checked for existence only; `medmim check --decode` opens every one."]
 

@@ -36,6 +36,7 @@ from medmim_tasks.sanity import (
     sanity_items,
 )
 from medmim_tasks.sanity_scoring import type_chance_metric, type_score_metric
+from medmim_tasks.tables import text_table
 from medmim_tasks.task_path import tasks_path
 
 TINY_MODEL = "llava_hf"
@@ -354,8 +355,8 @@ def format_report(run: DemoRun, tiny: bool, report_path: Path | None = None) -> 
     lines = [
         "",
         f"{SANITY_TASK}: score and chance per question type",
-        f"  {'question type':<22}{'probe':<13}{'metric':<10}{'items':>6}{'score':>7}{'chance':>8}",
     ]
+    rows = []
     flagged = []
     for qtype in QUESTION_TYPES:
         score = _metric(results, type_score_metric(qtype.name))
@@ -366,9 +367,10 @@ def format_report(run: DemoRun, tiny: bool, report_path: Path | None = None) -> 
         count = run.items_per_type.get(qtype.name, 0)
         flag = ""
         if not tiny and qtype.kind == MULTIPLE_CHOICE and chance is not None and score <= chance + NEAR_CHANCE_MARGIN:
-            flag = "  <- near chance"
+            flag = "<- near chance"
             flagged.append(qtype)
-        lines.append(f"  {qtype.name:<22}{qtype.probe:<13}{metric:<10}{count:>6}{_value(score):>7}{_value(chance):>8}{flag}")
+        rows.append([qtype.name, qtype.probe, metric, count, _value(score), _value(chance), flag])
+    lines += text_table(["question type", "probe", "metric", "items", "score", "chance", ""], rows, text_columns=3)
     mc_acc, mc_chance, mc_parsed = (_metric(results, name) for name in ("mc_acc", "mc_chance", "mc_parsed"))
     if mc_acc is not None:
         lines.append(

@@ -25,6 +25,7 @@ from medmim_tasks.run_statistics import (
 )
 from medmim_tasks.runs import COVERAGE_COLUMNS, Run
 from medmim_tasks.splits import SPLITS
+from medmim_tasks.tables import markdown_table
 
 ACCURACY = "mc_acc"
 PARSED = "mc_parsed"
@@ -373,16 +374,6 @@ def method_text(report: Report) -> str:
         "pools every multiple-choice item. Parsed, Chance and the open-ended metrics are macro means over the "
         "splits; breakdowns pool the items of all splits."
     )
-
-
-def markdown_table(frame: pd.DataFrame) -> str:
-    """A GitHub Markdown table (pipes in cells escaped)."""
-    header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
-    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
-    lines = [header, rule]
-    for row in frame.itertuples(index=False):
-        lines.append("| " + " | ".join(str(cell).replace("|", "\\|") for cell in row) + " |")
-    return "\n".join(lines)
 
 
 def leaderboard_markdown(report: Report) -> str:

@@ -17,9 +17,9 @@ from medmim_tasks.compare import (
     load_reference,
     reference_display,
 )
-from medmim_tasks.report import markdown_table
 from medmim_tasks.run_statistics import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
 from medmim_tasks.runs import Run, RunFormatError, load_runs
+from medmim_tasks.tables import markdown_table
 
 
 def _one_run(path: str) -> Run:

@@ -7,7 +7,7 @@ import shlex
 import sys
 from typing import Any
 
-from medmim_tasks.report import markdown_table
+from medmim_tasks.output_folder import OutputFolderError, writable_folder
 from medmim_tasks.sweep import (
     BUSY,
     FAILED,
@@ -20,7 +20,7 @@ from medmim_tasks.sweep import (
     summary_rows,
     sweep_line,
 )
-from medmim_tasks.output_folder import OutputFolderError, writable_folder
+from medmim_tasks.tables import markdown_table
 
 EXAMPLE = """\
 example sweep file:
