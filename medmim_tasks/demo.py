@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from medmim_tasks.items import MULTIPLE_CHOICE
+from medmim_tasks.lmms_eval_cli import lmms_eval_cli_command
 from medmim_tasks.output_folder import OutputFolderError, writable_folder
 from medmim_tasks.prompts import DEFAULT_PROMPT_SETTINGS
 from medmim_tasks.runs import RESULTS_SUFFIX, samples_file
@@ -128,21 +129,16 @@ def lmms_eval_command(
     python: str = sys.executable,
 ) -> list[str]:
     """The lmms-eval CLI call for the sanity task (the same CLI users run on the real splits)."""
-    command = [python, "-m", "lmms_eval", "--model", model]
-    if model_args:
-        command += ["--model_args", model_args]
-    command += [
-        "--tasks", SANITY_TASK,
-        "--include_path", str(tasks_path()),
-        "--batch_size", "1",
-        "--log_samples",
-        "--output_path", str(output_dir),
-    ]  # fmt: skip
-    if limit is not None:
-        command += ["--limit", str(limit)]
-    if gen_kwargs:
-        command += ["--gen_kwargs", gen_kwargs]
-    return command
+    return lmms_eval_cli_command(
+        [python, "-m", "lmms_eval"],
+        model,
+        SANITY_TASK,
+        output_dir,
+        model_args=model_args,
+        include_path=tasks_path(),
+        gen_kwargs=gen_kwargs,
+        limit=limit,
+    )
 
 
 # ---------------------------------------------------------------- running lmms-eval

@@ -40,6 +40,7 @@ from filelock import FileLock, Timeout
 from medmim_tasks import __version__
 from medmim_tasks.benchmark_checksum import cached_sha256
 from medmim_tasks.items import split_file
+from medmim_tasks.lmms_eval_cli import lmms_eval_cli_command
 from medmim_tasks.resumable_lmms_eval import keep_unmerged_replies
 from medmim_tasks.runs import (
     SWEEP_RUN_FILE,
@@ -352,16 +353,17 @@ def lmms_eval_command(sweep: Sweep, spec: ModelSpec, folder: Path, python: str =
         launcher = [python, "-m", "accelerate.commands.launch", "--num_processes", str(spec.processes), "-m", RUNNER_MODULE]
     else:
         launcher = [python, "-m", RUNNER_MODULE]
-    command = [*launcher, "--model", spec.model]
-    if spec.model_args:
-        command += ["--model_args", spec.model_args]
-    command += ["--tasks", sweep.tasks, "--batch_size", spec.batch_size]
-    if spec.gen_kwargs:
-        command += ["--gen_kwargs", spec.gen_kwargs]
-    if sweep.limit is not None:
-        command += ["--limit", f"{sweep.limit:g}"]
-    command += ["--log_samples", "--use_cache", str(cache_folder(sweep, spec)), "--output_path", str(folder)]
-    return command
+    return lmms_eval_cli_command(
+        launcher,
+        spec.model,
+        sweep.tasks,
+        folder,
+        model_args=spec.model_args,
+        batch_size=spec.batch_size,
+        gen_kwargs=spec.gen_kwargs,
+        limit=sweep.limit,
+        use_cache=cache_folder(sweep, spec),
+    )
 
 
 def lmms_eval_environment(sweep: Sweep, spec: ModelSpec, env: Mapping[str, str] | None) -> dict[str, str]:
