@@ -30,11 +30,6 @@ def candidate_forms(dataset: SourceDataset, root: Path, relative: str) -> list[t
     return forms
 
 
-def candidate_paths(dataset: SourceDataset, root: Path, relative: str) -> list[Path]:
-    """Paths that may hold an image, best first (the published layout comes first)."""
-    return [path for _, path in candidate_forms(dataset, root, relative)]
-
-
 _POSIX_PATHS = os.sep == "/"
 
 

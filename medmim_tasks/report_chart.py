@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import math
-from pathlib import Path
 
 import matplotlib
 
@@ -66,12 +65,6 @@ def accuracy_chart_png(report: Report) -> bytes:
     figure.savefig(buffer, format="png", metadata={"Software": None})
     plt.close(figure)
     return buffer.getvalue()
-
-
-def write_accuracy_chart(report: Report, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(accuracy_chart_png(report))
-    return path
 
 
 def _chance_per_column(report: Report) -> list[list[float]]:
