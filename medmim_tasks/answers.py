@@ -371,7 +371,7 @@ def _prepare(items: tuple[tuple[str, str], ...]) -> _Options:
             heads.setdefault(name, set()).add(letter)
             if _loose(name).strip():
                 loose_heads.setdefault(_loose(name), set()).add(letter)
-    texts = tuple(sorted(((l, t) for l, t in by_letter.items() if t.strip()), key=lambda lt: -len(lt[1])))
+    texts = tuple(sorted(((letter, text) for letter, text in by_letter.items() if text.strip()), key=lambda lt: -len(lt[1])))
     pairs = _pair_options(items)
     phrases = {phrase for first, second in (pairs or {}).values() for phrase in first | second}
     ordinals = _ordinal_options(by_letter)

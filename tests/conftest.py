@@ -89,4 +89,4 @@ def medmim_env(benchmark_dir: Path, synthetic_image_root: Path, monkeypatch: pyt
 
 
 # The model-family matrix's documents (tests/family_checks.py), for every tests/test_family_*.py.
-from family_checks import family_benchmark, family_env  # noqa: F401
+from family_checks import family_benchmark, family_env  # noqa: E402, F401

@@ -10,8 +10,8 @@ from medmim_tasks.commands.arguments import positive_int
 from medmim_tasks.items import BenchmarkFormatError
 from medmim_tasks.judge import MODEL_VARIABLE, URL_VARIABLE, JudgeError, judge_config
 from medmim_tasks.judge_run import judge_run
-from medmim_tasks.runs import RunFormatError, find_results_files
 from medmim_tasks.output_folder import OutputFolderError, writable_folder
+from medmim_tasks.runs import RunFormatError, find_results_files
 
 DOCS_PAGE = "docs/reliability.md"
 
