@@ -18,8 +18,9 @@ def markdown_table(frame: pd.DataFrame) -> str:
 
 
 def text_table(header: Sequence[str], rows: Sequence[Sequence[object]], text_columns: int = 2) -> list[str]:
-    """Fixed-width table lines, indented by two spaces, a rule of dashes under the header: the first
-    `text_columns` columns left-aligned, the others (numbers) right-aligned; no trailing spaces."""
+    """Fixed-width table lines, indented by two spaces, a rule of dashes under each column title: the
+    first `text_columns` columns left-aligned, the others (numbers) right-aligned; no trailing spaces.
+    A column with an empty title (e.g. flags) gets no rule."""
     widths = [max(len(str(cell)) for cell in column) for column in zip(header, *rows)]
     lines = []
     for number, row in enumerate([header, *rows]):
@@ -29,5 +30,5 @@ def text_table(header: Sequence[str], rows: Sequence[Sequence[object]], text_col
         ]
         lines.append("  " + "  ".join(cells).rstrip())
         if number == 0:
-            lines.append(("  " + "  ".join("-" * width for width in widths)).rstrip())
+            lines.append(("  " + "  ".join(("-" if title else " ") * width for title, width in zip(header, widths))).rstrip())
     return lines

@@ -20,4 +20,4 @@ def test_text_table_aligns_text_left_numbers_right_without_trailing_spaces() -> 
         "  long name   7",
         "  x          12",
     ]
-    assert text_table(["a", ""], [["b", ""]], text_columns=1)[1] == "  -"
+    assert text_table(["a", "", "c"], [["b", "flag", "1"]], text_columns=1)[1] == "  -        -"
