@@ -16,11 +16,10 @@ from typing import NamedTuple
 
 from medmim_tasks.fetch import sha256_of_file
 from medmim_tasks.items import BenchmarkFormatError, split_file
+from medmim_tasks.settings import setting
 from medmim_tasks.splits import UPSTREAM_COMMIT, Split
 
 ALLOW_MODIFIED_VARIABLE = "MEDMIM_ALLOW_MODIFIED_BENCHMARK"
-_YES = {"1", "true", "yes", "on"}
-_NO = {"", "0", "false", "no", "off"}
 
 logger = logging.getLogger(__name__)
 
@@ -41,15 +40,7 @@ class BenchmarkIdentity(NamedTuple):
 
 def allow_modified(environ: Mapping[str, str]) -> bool:
     """MEDMIM_ALLOW_MODIFIED_BENCHMARK as a yes/no; any other value is an error naming the setting."""
-    text = (environ.get(ALLOW_MODIFIED_VARIABLE) or "").strip().lower()
-    if text in _YES:
-        return True
-    if text in _NO:
-        return False
-    raise ValueError(
-        f"{ALLOW_MODIFIED_VARIABLE}={environ.get(ALLOW_MODIFIED_VARIABLE)!r} is not a known value; use 1 to "
-        "evaluate benchmark files that differ from the pinned upstream ones, or unset it (the default: refuse them)."
-    )
+    return setting(ALLOW_MODIFIED_VARIABLE, environ)  # type: ignore[no-any-return]
 
 
 def cached_sha256(path: Path) -> str:

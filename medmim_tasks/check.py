@@ -32,6 +32,7 @@ from medmim_tasks.items import (
     load_split,
     split_file,
 )
+from medmim_tasks.settings import raw_setting
 from medmim_tasks.sources import (
     SOURCE_DATASETS,
     SourceDataset,
@@ -324,7 +325,7 @@ def check_data(
         problems += _dataset_problems(dataset, report)
         dataset_reports.append(report)
 
-    bench_from = BENCHMARK_DIR_VARIABLE if env.get(BENCHMARK_DIR_VARIABLE) else f"default (no {BENCHMARK_DIR_VARIABLE} set)"
+    bench_from = BENCHMARK_DIR_VARIABLE if raw_setting(BENCHMARK_DIR_VARIABLE, env) else f"default (no {BENCHMARK_DIR_VARIABLE} set)"
     return CheckReport(
         str(benchmark_dir(env)),  # type: ignore[arg-type]
         bench_from,

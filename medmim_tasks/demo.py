@@ -37,11 +37,12 @@ from medmim_tasks.sanity import (
     sanity_items,
 )
 from medmim_tasks.sanity_scoring import type_chance_metric, type_score_metric
+from medmim_tasks.settings import setting
 from medmim_tasks.tables import text_table
 from medmim_tasks.task_path import tasks_path
 
 TINY_MODEL = "llava_hf"
-TINY_MODEL_DIR = "~/.cache/medmim/tiny-llava"
+TINY_MODEL_DIR_VARIABLE = "MEDMIM_TINY_MODEL_DIR"
 # The tiny model's replies are noise: 16 new tokens show the whole path at a fraction of the
 # task's 256. A model named with --model runs with the task's own generation settings.
 TINY_MAX_NEW_TOKENS = 16
@@ -302,7 +303,7 @@ def run_demo(
 
     gen_kwargs = None
     if model is None:
-        model_dir = Path(env.get("MEDMIM_TINY_MODEL_DIR") or TINY_MODEL_DIR).expanduser()
+        model_dir: Path = setting(TINY_MODEL_DIR_VARIABLE, env)
         announce("Tiny random-weight LLaVA (answers are noise; it proves the pipeline runs)")
         began = time.monotonic()
         build_tiny_model(model_dir)

@@ -15,26 +15,17 @@ from medmim_tasks.image_paths import (
     missing_images_message,
 )
 from medmim_tasks.items import Item, load_split
+from medmim_tasks.settings import ON_MISSING_ERROR, ON_MISSING_SKIP, setting
 from medmim_tasks.splits import split_for_task
 
 ON_MISSING_VARIABLE = "MEDMIM_ON_MISSING"
-ON_MISSING_ERROR = "error"
-ON_MISSING_SKIP = "skip"
-ON_MISSING_CHOICES = (ON_MISSING_ERROR, ON_MISSING_SKIP)
 
 logger = logging.getLogger(__name__)
 
 
 def on_missing_policy(environ: Mapping[str, str]) -> str:
     """MEDMIM_ON_MISSING: `error` (default) or `skip`; any other value is an error naming the variable."""
-    value = (environ.get(ON_MISSING_VARIABLE) or ON_MISSING_ERROR).strip().lower()
-    if value not in ON_MISSING_CHOICES:
-        raise ValueError(
-            f"{ON_MISSING_VARIABLE}={environ.get(ON_MISSING_VARIABLE)!r} is not a known value; "
-            f"use {ON_MISSING_ERROR} (default: stop before any model runs when an image is missing) "
-            f"or {ON_MISSING_SKIP} (evaluate only the items whose images are all present)."
-        )
-    return value
+    return setting(ON_MISSING_VARIABLE, environ)  # type: ignore[no-any-return]
 
 
 def item_doc(task: str, item: Item, image_paths: list[str], cluster: str) -> dict[str, Any]:

@@ -10,7 +10,6 @@ before the final bicubic resampling. `utils/bench_overhead.py` measures all of i
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -19,6 +18,8 @@ from typing import Any
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps
+
+from medmim_tasks.settings import FROM_TASK_YAML, FromTaskYaml, setting
 
 _HIGH_BIT_DEPTH_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I", "F"}
 # Pixels mapped per np.take call in the 16-bit lookup: keeps its index temporaries in cache.
@@ -54,16 +55,10 @@ def max_image_side_setting(
     lmms_eval_specific_kwargs: Mapping[str, Any] | None, environ: Mapping[str, str] | None = None
 ) -> int | None:
     """The run's max_image_side: MEDMIM_MAX_IMAGE_SIDE when set (a whole number, or `off`), else the YAML's."""
-    text = (os.environ if environ is None else environ).get(MAX_IMAGE_SIDE_VARIABLE, "").strip()
-    if not text:
+    side: int | None | FromTaskYaml = setting(MAX_IMAGE_SIDE_VARIABLE, environ)
+    if side is FROM_TASK_YAML:
         return checked_max_image_side((lmms_eval_specific_kwargs or {}).get(MAX_IMAGE_SIDE_KEY))
-    if text.lower() in {"off", "none", "null"}:
-        return None
-    if not text.isdigit() or int(text) < 1:
-        raise ValueError(
-            f"{MAX_IMAGE_SIDE_VARIABLE}={text!r}: use a whole number of pixels (1 or more), or `off` for full-size images."
-        )
-    return int(text)
+    return side  # type: ignore[return-value]
 
 
 def fitted_size(size: tuple[int, int], max_image_side: int) -> tuple[int, int]:

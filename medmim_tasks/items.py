@@ -10,11 +10,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from medmim_tasks.settings import setting
 from medmim_tasks.sources import SOURCE_DATASETS, SourceDataset, dataset_for_source
 from medmim_tasks.splits import Split
 
 BENCHMARK_DIR_VARIABLE = "MEDMIM_BENCHMARK_DIR"
-DEFAULT_BENCHMARK_DIR = "~/.cache/medmim/benchmark"
 
 IMAGE_PLACEHOLDER = "<image>"
 OPTION_LINE = re.compile(r"^([A-G]):[ \t]*(.*?)[ \t]*$", re.MULTILINE)  # what parse_options finds
@@ -56,8 +56,7 @@ class Item(NamedTuple):
 
 def benchmark_dir(environ: os._Environ[str] | dict[str, str] | None = None) -> Path:
     """Folder with the six upstream JSON files: MEDMIM_BENCHMARK_DIR or ~/.cache/medmim/benchmark."""
-    env = os.environ if environ is None else environ
-    return Path(env.get(BENCHMARK_DIR_VARIABLE) or DEFAULT_BENCHMARK_DIR).expanduser()
+    return setting(BENCHMARK_DIR_VARIABLE, environ)  # type: ignore[no-any-return]
 
 
 def split_file(split: Split, environ: os._Environ[str] | dict[str, str] | None = None) -> Path:

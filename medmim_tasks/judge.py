@@ -3,15 +3,8 @@
 Off by default. Setting `MEDMIM_JUDGE_URL` turns it on; then every open-ended document also gets
 the metric `open_judge` (1 correct, 0.5 partly correct, 0 wrong, as the judge model says).
 
-Environment:
-- MEDMIM_JUDGE_URL      base URL of the API, e.g. http://localhost:8000/v1 (POST {url}/chat/completions)
-- MEDMIM_JUDGE_MODEL    model name sent to the endpoint (required when the URL is set)
-- MEDMIM_JUDGE_API_KEY  bearer token, if the endpoint wants one (optional)
-- MEDMIM_JUDGE_CACHE    cache folder (default ~/.cache/medmim/judge)
-- MEDMIM_JUDGE_TIMEOUT  seconds one request may take in all: connect, headers, body (default 60)
-- MEDMIM_JUDGE_ATTEMPTS tries per verdict on retryable failures (default 5)
-- MEDMIM_JUDGE_BACKOFF  seconds before the first retry, doubled before each next one (default 1)
-- MEDMIM_JUDGE_MAX_TIME seconds one verdict may take over all its tries and waits (default 300)
+Environment: the MEDMIM_JUDGE_* variables (URL, MODEL, API_KEY, CACHE, TIMEOUT, ATTEMPTS, BACKOFF,
+MAX_TIME), read, checked and documented in medmim_tasks.settings (docs/settings.md).
 
 Retryable failures are HTTP 429 and 5xx, refused or dropped connections and requests over their
 time limit; HTTP 4xx, replies that are not chat completions and malformed verdicts are not.
@@ -35,8 +28,6 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
-import math
-import os
 import re
 import time
 import urllib.error
@@ -47,6 +38,13 @@ from pathlib import Path
 
 from medmim_tasks.atomic_write import write_text_atomically
 from medmim_tasks.http_deadline import DeadlineExceeded, open_with_deadline
+from medmim_tasks.settings import (
+    DEFAULT_JUDGE_ATTEMPTS,
+    DEFAULT_JUDGE_BACKOFF_S,
+    DEFAULT_JUDGE_MAX_TIME_S,
+    SettingError,
+    setting,
+)
 
 URL_VARIABLE = "MEDMIM_JUDGE_URL"
 MODEL_VARIABLE = "MEDMIM_JUDGE_MODEL"
@@ -56,11 +54,6 @@ TIMEOUT_VARIABLE = "MEDMIM_JUDGE_TIMEOUT"
 ATTEMPTS_VARIABLE = "MEDMIM_JUDGE_ATTEMPTS"
 BACKOFF_VARIABLE = "MEDMIM_JUDGE_BACKOFF"
 MAX_TIME_VARIABLE = "MEDMIM_JUDGE_MAX_TIME"
-DEFAULT_CACHE_DIR = "~/.cache/medmim/judge"
-DEFAULT_TIMEOUT_S = 60.0
-DEFAULT_ATTEMPTS = 5
-DEFAULT_BACKOFF_S = 1.0
-DEFAULT_MAX_TIME_S = 300.0
 MAX_REPLY_BYTES = 1 << 20  # a chat completion with a 16-token verdict is a few hundred bytes
 METRIC = "open_judge"
 SCORES = (0.0, 0.5, 1.0)
@@ -93,47 +86,24 @@ class JudgeConfig:
     api_key: str | None
     cache_dir: Path
     timeout_s: float
-    attempts: int = DEFAULT_ATTEMPTS
-    backoff_s: float = DEFAULT_BACKOFF_S
-    max_time_s: float = DEFAULT_MAX_TIME_S
-
-
-def _number_setting(env: Mapping[str, str], name: str, default: float, *, allow_zero: bool = False) -> float:
-    text = (env.get(name) or "").strip()
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        least = "0 or more" if allow_zero else "more than 0"
-        raise JudgeError(f"{name}={text!r} is not a number of seconds: set it to a finite number, {least}, or unset it.")
-    return value
-
-
-def _attempts_setting(env: Mapping[str, str]) -> int:
-    text = (env.get(ATTEMPTS_VARIABLE) or "").strip()
-    if not text:
-        return DEFAULT_ATTEMPTS
-    if not text.isdigit() or int(text) < 1:
-        raise JudgeError(f"{ATTEMPTS_VARIABLE}={text!r} is not a number of tries: set it to a whole number, 1 or more, or unset it.")
-    return int(text)
+    attempts: int = DEFAULT_JUDGE_ATTEMPTS
+    backoff_s: float = DEFAULT_JUDGE_BACKOFF_S
+    max_time_s: float = DEFAULT_JUDGE_MAX_TIME_S
 
 
 def judge_config(environ: Mapping[str, str] | None = None) -> JudgeConfig | None:
     """The judge settings from the environment, or None when the judge is off (no MEDMIM_JUDGE_URL)."""
-    env = os.environ if environ is None else environ
-    url = (env.get(URL_VARIABLE) or "").strip()
+    try:
+        return _judge_config(environ)
+    except SettingError as error:
+        raise JudgeError(str(error)) from None
+
+
+def _judge_config(environ: Mapping[str, str] | None) -> JudgeConfig | None:
+    url: str = setting(URL_VARIABLE, environ)
     if not url:
         return None
-    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
-    if scheme not in ("http", "https") or not url.split("://", 1)[1].strip("/"):
-        raise JudgeError(
-            f"{URL_VARIABLE}={url!r} is not an http(s) URL: set it to the API's base URL, e.g. "
-            f"http://localhost:8000/v1, or unset it to turn the judge off."
-        )
-    model = (env.get(MODEL_VARIABLE) or "").strip()
+    model: str = setting(MODEL_VARIABLE, environ)
     if not model:
         raise JudgeError(
             f"{URL_VARIABLE} is set ({url}) but {MODEL_VARIABLE} is not: set it to the judge model's name, "
@@ -142,12 +112,12 @@ def judge_config(environ: Mapping[str, str] | None = None) -> JudgeConfig | None
     return JudgeConfig(
         url=url.rstrip("/"),
         model=model,
-        api_key=(env.get(API_KEY_VARIABLE) or "").strip() or None,
-        cache_dir=Path(env.get(CACHE_VARIABLE) or DEFAULT_CACHE_DIR).expanduser(),
-        timeout_s=_number_setting(env, TIMEOUT_VARIABLE, DEFAULT_TIMEOUT_S),
-        attempts=_attempts_setting(env),
-        backoff_s=_number_setting(env, BACKOFF_VARIABLE, DEFAULT_BACKOFF_S, allow_zero=True),
-        max_time_s=_number_setting(env, MAX_TIME_VARIABLE, DEFAULT_MAX_TIME_S),
+        api_key=setting(API_KEY_VARIABLE, environ),
+        cache_dir=setting(CACHE_VARIABLE, environ),
+        timeout_s=setting(TIMEOUT_VARIABLE, environ),
+        attempts=setting(ATTEMPTS_VARIABLE, environ),
+        backoff_s=setting(BACKOFF_VARIABLE, environ),
+        max_time_s=setting(MAX_TIME_VARIABLE, environ),
     )
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from typing import Any
 
 from medmim_tasks.items import IMAGE_PLACEHOLDER, MULTIPLE_CHOICE
+from medmim_tasks.settings import PROMPT_VARIANTS, setting
 
 DEFAULT_PROMPT_SETTINGS: dict[str, Any] = {
     "prompt_variant": "default",  # "default" or "published" (the user turn exactly as published)
@@ -19,7 +19,6 @@ DEFAULT_PROMPT_SETTINGS: dict[str, Any] = {
     "image_label": "",
 }
 IMAGE_LABEL = "Image {n}:"  # the label for wrappers proven to interleave (see docs/model-compatibility.md)
-PROMPT_VARIANTS = ("default", "published")
 PLACEHOLDER_MODES = ("keep", "strip")
 PROMPT_VARIANT_VARIABLE = "MEDMIM_PROMPT_VARIANT"
 
@@ -36,10 +35,8 @@ def prompt_settings(
     for key, value in (lmms_eval_specific_kwargs or {}).items():
         if key in DEFAULT_PROMPT_SETTINGS:
             settings[key] = value
-    variant = (os.environ if environ is None else environ).get(PROMPT_VARIANT_VARIABLE)
-    if variant:
-        if variant not in PROMPT_VARIANTS:
-            raise ValueError(f"{PROMPT_VARIANT_VARIABLE} must be one of {PROMPT_VARIANTS}, got {variant!r}")
+    variant = setting(PROMPT_VARIANT_VARIABLE, environ)
+    if variant is not None:
         settings["prompt_variant"] = variant
     if settings["prompt_variant"] not in PROMPT_VARIANTS:
         raise ValueError(f"lmms_eval_specific_kwargs.prompt_variant must be one of {PROMPT_VARIANTS}, got {settings['prompt_variant']!r}")

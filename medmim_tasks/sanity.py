@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -39,11 +38,11 @@ from medmim_tasks.items import (
     OPEN_ENDED,
     parse_items,
 )
+from medmim_tasks.settings import setting
 from medmim_tasks.sources import SANITY_DATASET
 
 SANITY_TASK = "med_mim_sanity"
 SANITY_DIR_VARIABLE = SANITY_DATASET.root_variable  # MEDMIM_SANITY_DIR
-DEFAULT_SANITY_DIR = "~/.cache/medmim/sanity"
 ITEMS_FILE = "med_mim_sanity.json"
 MARKER_FILE = "sanity_set.json"
 GENERATOR_VERSION = 1
@@ -128,8 +127,7 @@ class SanityItem:
 
 def sanity_dir(environ: Mapping[str, str] | None = None) -> Path:
     """Folder of the generated set: MEDMIM_SANITY_DIR or ~/.cache/medmim/sanity."""
-    env = os.environ if environ is None else environ
-    return Path(env.get(SANITY_DIR_VARIABLE) or DEFAULT_SANITY_DIR).expanduser()
+    return setting(SANITY_DIR_VARIABLE, environ)  # type: ignore[no-any-return]
 
 
 def images_dir(root: Path) -> Path:

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from medmim_tasks.settings import DEFAULT_IMAGE_ROOT, raw_setting, setting
+
 
 @dataclass(frozen=True)
 class SourceDataset:
@@ -86,7 +88,6 @@ SANITY_DATASET = SourceDataset(
 )
 
 IMAGE_ROOT_VARIABLE = "MEDMIM_IMAGE_ROOT"
-DEFAULT_IMAGE_ROOT = "~/.cache/medmim/images"
 
 
 def dataset_for_source(source: str) -> SourceDataset | None:
@@ -104,15 +105,13 @@ def image_root_and_origin(
 ) -> tuple[Path, str]:
     """A dataset's image folder and the setting that chose it: its own variable, else
     MEDMIM_IMAGE_ROOT/<folder>, else the default ~/.cache/medmim/images/<folder>."""
-    env = os.environ if environ is None else environ
-    own = env.get(dataset.root_variable)
-    if own:
-        return Path(own).expanduser(), dataset.root_variable
-    shared = env.get(IMAGE_ROOT_VARIABLE)
-    if shared:
-        return Path(shared).expanduser() / dataset.folder, f"{IMAGE_ROOT_VARIABLE}/{dataset.folder}"
+    if raw_setting(dataset.root_variable, environ):
+        return setting(dataset.root_variable, environ), dataset.root_variable
+    shared: Path = setting(IMAGE_ROOT_VARIABLE, environ)
+    if raw_setting(IMAGE_ROOT_VARIABLE, environ):
+        return shared / dataset.folder, f"{IMAGE_ROOT_VARIABLE}/{dataset.folder}"
     return (
-        Path(DEFAULT_IMAGE_ROOT).expanduser() / dataset.folder,
+        shared / dataset.folder,
         f"default {DEFAULT_IMAGE_ROOT}/{dataset.folder} (neither {dataset.root_variable} nor {IMAGE_ROOT_VARIABLE} is set)",
     )
 

@@ -3,7 +3,7 @@
 A sweep file (YAML) lists the models, the tasks and an output folder. Every model gets the folder
 `<output>/<name>-<config hash>`, where the hash covers everything that changes a number: the model
 and its arguments, the tasks and limit, the versions, every `MEDMIM_*` setting that changes results
-(see SETTINGS) and the SHA-256 of the benchmark files. A model whose folder already holds a complete
+(see medmim_tasks.settings) and the SHA-256 of the benchmark files. A model whose folder already holds a complete
 results file (every task, sample files complete) is skipped, so an interrupted or partly failed sweep
 is simply started again. lmms-eval exits 0 even when an evaluation failed, so success is decided by
 the results and sample files alone.
@@ -47,6 +47,7 @@ from medmim_tasks.runs import (
     find_results_files,
     samples_problems,
 )
+from medmim_tasks.settings import SETTINGS, raw_setting
 from medmim_tasks.splits import SPLITS
 from medmim_tasks.task_path import tasks_path
 
@@ -65,48 +66,6 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _SLUG = re.compile(r"[^A-Za-z0-9._-]+")
 
 DONE, SKIPPED, FAILED, BUSY = "done", "skipped", "failed", "busy"
-
-
-@dataclass(frozen=True)
-class Setting:
-    """A `MEDMIM_*` environment variable the package reads, and whether it can change a number."""
-
-    name: str
-    changes_results: bool
-    why: str
-    is_path: bool = False
-
-
-# Every MEDMIM_* name in the package, classified in this one place (a test fails when a new one is not).
-# Settings that change results go into the configuration hash and the run record; the others into neither.
-SETTINGS: tuple[Setting, ...] = (
-    Setting("MEDMIM_BENCHMARK_DIR", True, "which benchmark files are read (their SHA-256 are hashed too)", is_path=True),
-    Setting("MEDMIM_IMAGE_ROOT", True, "which images the model sees", is_path=True),
-    Setting("MEDMIM_EMBED_ROOT", True, "which EMBED images the model sees", is_path=True),
-    Setting("MEDMIM_LUMIERE_ROOT", True, "which LUMIERE images the model sees", is_path=True),
-    Setting("MEDMIM_MS_CXR_T_ROOT", True, "which MS-CXR-T images the model sees", is_path=True),
-    Setting("MEDMIM_ODIR_ROOT", True, "which ODIR images the model sees", is_path=True),
-    Setting("MEDMIM_VQA_RAD_ROOT", True, "which VQA-RAD images the model sees", is_path=True),
-    Setting("MEDMIM_SANITY_DIR", True, "which sanity set (items and images) the sanity task reads", is_path=True),
-    Setting("MEDMIM_ON_MISSING", True, "skip evaluates only the items whose images are all present"),
-    Setting("MEDMIM_PROMPT_VARIANT", True, "the prompt the model is given"),
-    Setting("MEDMIM_MAX_IMAGE_SIDE", True, "the size of the images the model is given"),
-    Setting("MEDMIM_JUDGE_URL", True, "turns the judge metric on and names its endpoint"),
-    Setting("MEDMIM_JUDGE_MODEL", True, "the judge model that gives the verdicts"),
-    Setting("MEDMIM_JUDGE_API_KEY", False, "a credential: it decides access, not a verdict (never recorded)"),
-    Setting("MEDMIM_JUDGE_CACHE", False, "where verdicts are cached, not what they are"),
-    Setting("MEDMIM_JUDGE_TIMEOUT", False, "how long to wait for the judge; a timeout fails the run, it changes no score"),
-    Setting("MEDMIM_JUDGE_ATTEMPTS", False, "how often a failed judge request is tried; a verdict is the same whichever try gives it"),
-    Setting("MEDMIM_JUDGE_BACKOFF", False, "the wait between judge retries; it changes no verdict"),
-    Setting("MEDMIM_JUDGE_MAX_TIME", False, "the time one verdict may take over all its tries; a timeout fails the run, it changes no score"),
-    Setting("MEDMIM_ALLOW_MODIFIED_BENCHMARK", False, "permits a modified benchmark file; the benchmark SHA-256 in the hash say what was read"),
-    Setting("MEDMIM_TINY_MODEL_DIR", False, "used by `medmim demo` only; a sweep names its model in model_args"),
-)
-# MEDMIM_ names in the package that are not settings
-NOT_SETTINGS: dict[str, str] = {
-    "MEDMIM_SANITY": "the source prefix MEDMIM_SANITY_<type> of the sanity items, not a variable",
-    "MEDMIM_JUDGE": "the family name MEDMIM_JUDGE_* in a message, not a variable",
-}
 
 
 class SweepFileError(ValueError):
@@ -258,7 +217,7 @@ def result_settings(environ: Mapping[str, str]) -> dict[str, str | None]:
     for setting in SETTINGS:
         if not setting.changes_results:
             continue
-        raw = (environ.get(setting.name) or "").strip()
+        raw = (raw_setting(setting.name, environ) or "").strip()
         if not raw:
             values[setting.name] = None
         elif setting.is_path:
