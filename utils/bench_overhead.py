@@ -654,17 +654,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = sorted(set(args.datasets or ()) - set(SOURCE_DATASETS_BY_NAME))
     if unknown:
         raise SystemExit(f"--datasets: unknown {unknown}; known: {sorted(SOURCE_DATASETS_BY_NAME)}")
-    if args.only == "visual":
-        try:
+    try:
+        if args.only == "visual":
             overhead_ratio = measure_only_visual(report, benchmark_dir, work, args)
             print(report.markdown())
             print(f"overhead_ratio={overhead_ratio:.3f}")
-        finally:
-            if args.work_dir is None:
-                shutil.rmtree(work, ignore_errors=True)
-        return 0
-    if args.only is not None:
-        try:
+            return 0
+        if args.only is not None:
             empty_root = work / "empty-images"
             write_empty_tree(empty_root, benchmark_dir)
             if args.only == "building":
@@ -674,11 +670,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 _rate, worst_ms = measure_only_scoring(report, benchmark_dir, empty_root, args.scoring_calls)
                 print(report.markdown())
                 print(f"worst_pathological_reply_ms={worst_ms:.1f}")
-        finally:
-            if args.work_dir is None:
-                shutil.rmtree(work, ignore_errors=True)
-        return 0
-    try:
+            return 0
         big = sample_indices(benchmark_dir, args.items_per_split)
         small, heaviest_megapixels = small_sample(benchmark_dir, big, args.small_items_per_split)
         big_dir, small_dir = work / f"sample-{args.items_per_split}", work / f"sample-{args.small_items_per_split}"
