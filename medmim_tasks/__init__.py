@@ -9,7 +9,7 @@ __all__ = ["__version__", "extract_choice"]
 
 def __getattr__(name: str):  # lazy: keep `import medmim_tasks` cheap for the lmms-eval plugin hook
     if name == "extract_choice":
-        from medmim_tasks.answers import extract_choice
+        from medmim_tasks.scoring.extraction import extract_choice
 
         return extract_choice
     raise AttributeError(f"module 'medmim_tasks' has no attribute {name!r}")

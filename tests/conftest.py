@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from medmim_tasks.splits import SPLITS
+from medmim_tasks.benchmark.splits import SPLITS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,7 +23,7 @@ BENCHMARK_FIX = (
 
 def _benchmark_folder() -> tuple[Path, str]:
     """The folder the package reads (MEDMIM_BENCHMARK_DIR, else its default) and which setting chose it."""
-    from medmim_tasks.items import BENCHMARK_DIR_VARIABLE, benchmark_dir
+    from medmim_tasks.benchmark.items import BENCHMARK_DIR_VARIABLE, benchmark_dir
 
     chosen_by = BENCHMARK_DIR_VARIABLE if os.environ.get(BENCHMARK_DIR_VARIABLE) else "the default"
     return benchmark_dir(os.environ), chosen_by
@@ -71,7 +71,7 @@ def benchmark_dir() -> Path:
 @pytest.fixture(scope="session")
 def synthetic_image_root(benchmark_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Small stand-in images for every image the six real splits reference (same paths and formats)."""
-    from medmim_tasks.synthetic_images import write_tree_for_benchmark
+    from synthetic_images import write_tree_for_benchmark
 
     root = tmp_path_factory.mktemp("medmim-images")
     write_tree_for_benchmark(root, benchmark_dir)

@@ -25,12 +25,12 @@ from typing import Any
 import numpy as np
 import pytest
 from PIL import Image
+from synthetic_images import write_tree_for_benchmark
 
-from medmim_tasks.docs import build_docs
-from medmim_tasks.images import load_image
-from medmim_tasks.items import MULTIPLE_CHOICE, OPEN_ENDED, read_split_file
-from medmim_tasks.splits import SPLITS
-from medmim_tasks.synthetic_images import write_tree_for_benchmark
+from medmim_tasks.benchmark.images import load_image
+from medmim_tasks.benchmark.items import MULTIPLE_CHOICE, OPEN_ENDED, read_split_file
+from medmim_tasks.benchmark.splits import SPLITS
+from medmim_tasks.task.documents import build_docs
 
 FINGERPRINT_SIDE = 8
 # Mean absolute difference (0-255) allowed between a delivered image's fingerprint and its file's:
@@ -175,7 +175,7 @@ def chosen_indices(raw_items: Sequence[Mapping[str, Any]], kinds: Mapping[int, s
 
 def write_family_benchmark(real_dir: Path, target: Path) -> FamilyBenchmark:
     """Write the cut-down split files and their synthetic images under `target`."""
-    from medmim_tasks.items import load_split
+    from medmim_tasks.benchmark.items import load_split
 
     real_environ = {"MEDMIM_BENCHMARK_DIR": str(real_dir)}
     benchmark = target / "benchmark"
@@ -226,7 +226,7 @@ class Delivery:
 
 @dataclass
 class DeliveryRecorder:
-    """Records which document's images were opened (by patching medmim_tasks.lmms_hooks.load_image)
+    """Records which document's images were opened (by patching medmim_tasks.task.hooks.load_image)
     and what each model call received (`record`, called by a test's recording stand-in or proxy)."""
 
     bench: FamilyBenchmark
@@ -234,7 +234,7 @@ class DeliveryRecorder:
     deliveries: list[Delivery] = field(default_factory=list)
 
     def install(self, monkeypatch: pytest.MonkeyPatch) -> DeliveryRecorder:
-        from medmim_tasks import lmms_hooks
+        from medmim_tasks.task import hooks as lmms_hooks
 
         original = lmms_hooks.load_image
 
@@ -309,7 +309,7 @@ def run_in_process(lm: Any, model_name: str, tasks: Sequence[str] = TASKS, gen_k
     from lmms_eval.evaluator import simple_evaluate
     from lmms_eval.tasks import TaskManager
 
-    from medmim_tasks.task_path import tasks_path
+    from medmim_tasks.task.task_path import tasks_path
 
     manager = TaskManager(include_path=str(tasks_path()), include_defaults=False, model_name=model_name)
     results = simple_evaluate(model=lm, tasks=list(tasks), task_manager=manager, log_samples=True, bootstrap_iters=0, verbosity="WARNING", gen_kwargs=gen_kwargs)

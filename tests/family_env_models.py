@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from medmim_tasks.tiny_model import BASE_WORDS
+from medmim_tasks.sanity.tiny_model import BASE_WORDS
 
 CHAT_TEMPLATES = Path(__file__).resolve().parent / "data" / "chat_templates"
 TEXT_LAYERS = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2, "num_key_value_heads": 1}

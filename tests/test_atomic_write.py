@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from medmim_tasks.atomic_write import atomic_file, write_text_atomically
-from medmim_tasks.sanity import _write_atomically
+from medmim_tasks.sanity.generated_set import _write_atomically
 
 
 def test_write_text_atomically_replaces_the_file_and_leaves_only_it(tmp_path: Path) -> None:

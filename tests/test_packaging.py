@@ -43,8 +43,8 @@ def test_entry_points_and_pins(wheel: zipfile.ZipFile) -> None:
     [entry_points] = [n for n in wheel.namelist() if n.endswith(".dist-info/entry_points.txt")]
     parser = configparser.ConfigParser()
     parser.read_string(wheel.read(entry_points).decode())
-    assert parser["console_scripts"]["medmim"] == "medmim_tasks.cli:main"
-    assert parser["lmms_eval.models"]["medmim_tasks"] == "medmim_tasks.plugin:register"
+    assert parser["console_scripts"]["medmim"] == "medmim_tasks.cli.main:main"
+    assert parser["lmms_eval.models"]["medmim_tasks"] == "medmim_tasks.task.plugin:register"
     [metadata] = [n for n in wheel.namelist() if n.endswith(".dist-info/METADATA")]
     requires = [line for line in wheel.read(metadata).decode().splitlines() if line.startswith("Requires-Dist:")]
     assert any("lmms-eval" in line and "<0.8" in line for line in requires)

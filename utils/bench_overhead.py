@@ -59,13 +59,16 @@ from typing import Any
 from hostile_replies import HOSTILE_REPLIES
 from PIL import Image
 
-from medmim_tasks.benchmark_checksum import ALLOW_MODIFIED_VARIABLE
-from medmim_tasks.docs import build_docs
-from medmim_tasks.items import MULTIPLE_CHOICE, OPEN_ENDED, load_split, read_split_file
-from medmim_tasks.lmms_hooks import doc_to_visual, process_results
-from medmim_tasks.sources import SOURCE_DATASETS_BY_NAME, dataset_for_source
-from medmim_tasks.splits import SPLITS
-from medmim_tasks.synthetic_images import REALISTIC_SPECS, write_image
+from medmim_tasks.benchmark.checksum import ALLOW_MODIFIED_VARIABLE
+from medmim_tasks.benchmark.items import MULTIPLE_CHOICE, OPEN_ENDED, load_split, read_split_file
+from medmim_tasks.benchmark.sources import SOURCE_DATASETS_BY_NAME, dataset_for_source
+from medmim_tasks.benchmark.splits import SPLITS
+from medmim_tasks.task.documents import build_docs
+from medmim_tasks.task.hooks import doc_to_visual, process_results
+
+# the synthetic image writer is test support (tests/), not part of the installed package
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from synthetic_images import REALISTIC_SPECS, write_image  # noqa: E402
 
 TARGET_OVERHEAD_RATIO = 1.10
 TARGET_BUILD_RATIO = 2.0

@@ -4,7 +4,7 @@
 The metric lists and the per-model prompt blocks repeat in lmms-eval's YAML (a model's own
 `lmms_eval_specific_kwargs` block replaces `default` entirely, so every key is repeated; a task's
 `metric_list` replaces the included one), so they are generated here rather than edited by hand
-(lm-evaluation-harness's `_generate_configs.py` pattern). tests/test_task_yamls.py checks that the
+(lm-evaluation-harness's `_generate_configs.py` pattern). tests/task/test_task_yamls.py checks that the
 committed files equal this script's output byte for byte.
 
 Usage: python utils/generate_task_yamls.py [--check]
@@ -22,8 +22,8 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from medmim_tasks.sanity import SANITY_TASK  # noqa: E402
-from medmim_tasks.sanity_scoring import sanity_metric_names  # noqa: E402
+from medmim_tasks.sanity.generated_set import SANITY_TASK  # noqa: E402
+from medmim_tasks.sanity.scoring import sanity_metric_names  # noqa: E402
 
 TASKS_DIR = REPO_ROOT / "yaml_tasks"
 TEMPLATE_FILE = "_default_template_yaml"

@@ -2,7 +2,7 @@
 catastrophic backtracking in its patterns), and runs of every kind of character that the
 patterns treat specially: each with the letter `extract_choice` gives for it with `OPTIONS`.
 
-Used by tests/test_extraction_time.py (each must be decided) and utils/bench_overhead.py (the
+Used by tests/scoring/test_extraction_time.py (each must be decided) and utils/bench_overhead.py (the
 worst time over them: `worst_pathological_reply_ms`). Every reply is at most `LONG` characters.
 """
 

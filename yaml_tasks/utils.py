@@ -1,6 +1,7 @@
 # Shim for lmms-eval's `!function utils.<name>`: this file is loaded by path once per YAML,
 # so it only re-exports the package's functions (absolute imports, no state here).
-from medmim_tasks.lmms_hooks import (  # noqa: F401
+from medmim_tasks.sanity.scoring import process_sanity_results  # noqa: F401
+from medmim_tasks.task.hooks import (  # noqa: F401
     doc_to_messages,
     doc_to_target,
     doc_to_text,
@@ -10,4 +11,3 @@ from medmim_tasks.lmms_hooks import (  # noqa: F401
     process_results,
     process_sanity_docs,
 )
-from medmim_tasks.sanity_scoring import process_sanity_results  # noqa: F401

@@ -1,0 +1,1 @@
+"""The `medmim` command line: one module per sub-command."""

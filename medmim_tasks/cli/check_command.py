@@ -1,0 +1,36 @@
+"""`medmim check`: what of the Med-MIM data is here, what is missing, and how to fix it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from medmim_tasks.benchmark.check import check_data, format_report
+
+
+def run(args: argparse.Namespace) -> int:
+    report = check_data(decode=args.decode, jobs=args.jobs)
+    if args.json:
+        json.dump(report.to_json(), sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print(format_report(report))
+    return 0 if report.ok else 1
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "check",
+        help="report which benchmark files and images are present, missing or unreadable, with fixes",
+        description=(
+            "Check the six benchmark files (present, SHA-256 as pinned, valid) and every image they reference, "
+            "per split and per source dataset, and say how to fix each problem. Exit status 1 when anything "
+            "is missing, unreadable or differs from upstream."
+        ),
+    )
+    parser.add_argument("--json", action="store_true", help="print the report as JSON (for scripts)")
+    parser.add_argument("--decode", action="store_true", help="open every image: formats, modes, sizes, unreadable files")
+    parser.add_argument("--jobs", type=int, default=None, metavar="N", help="decoding threads (default: CPUs, at most 8)")
+    parser.set_defaults(func=run)

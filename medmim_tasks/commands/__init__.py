@@ -1,1 +1,0 @@
-"""Sub-commands of the `medmim` CLI (one module each)."""

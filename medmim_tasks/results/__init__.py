@@ -1,0 +1,1 @@
+"""Stage 4, results: reading runs, statistics, reports, charts, HTML and comparisons."""

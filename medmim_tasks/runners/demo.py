@@ -1,0 +1,413 @@
+"""`medmim demo`: the sanity task through the real lmms-eval CLI, with no data and no GPU needed.
+
+It builds the generated sanity set and (unless a model is named) a tiny random-weight LLaVA,
+runs `python -m lmms_eval` on the `med_mim_sanity` task as a subprocess, shows its progress,
+checks that the results file was written (lmms-eval exits 0 even when an evaluation failed)
+and prints the score beside chance for every question type.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from medmim_tasks.benchmark.items import MULTIPLE_CHOICE
+from medmim_tasks.results.runs import RESULTS_SUFFIX, samples_file
+from medmim_tasks.results.tables import text_table
+from medmim_tasks.runners.command import lmms_eval_cli_command
+from medmim_tasks.runners.output_folder import OutputFolderError, writable_folder
+from medmim_tasks.sanity.generated_set import (
+    QUESTION_TYPES,
+    SANITY_DIR_VARIABLE,
+    SANITY_TASK,
+    WHICH_IMAGE,
+    ensure_sanity_set,
+    sanity_dir,
+    sanity_items,
+)
+from medmim_tasks.sanity.scoring import type_chance_metric, type_score_metric
+from medmim_tasks.settings import setting
+from medmim_tasks.task.prompts import DEFAULT_PROMPT_SETTINGS
+from medmim_tasks.task.task_path import tasks_path
+
+TINY_MODEL = "llava_hf"
+TINY_MODEL_DIR_VARIABLE = "MEDMIM_TINY_MODEL_DIR"
+# The tiny model's replies are noise: 16 new tokens show the whole path at a fraction of the
+# task's 256. A model named with --model runs with the task's own generation settings.
+TINY_MAX_NEW_TOKENS = 16
+# Beside the sanity set and the tiny model, never in the working folder (which may be the clone).
+DEFAULT_OUTPUT = "~/.cache/medmim/demo"
+LOG_FILE = "lmms_eval.log"
+REPORT_FILE = "sanity_report.txt"
+FILTER = "none"
+# A multiple-choice row whose score is within this margin of chance is flagged for a model named
+# with --model. Open rows are not flagged: token F1 marks down a right but wordy reply ("The circle
+# is in Image 2.") below the chance of terse guesses, which would read as a false alarm.
+NEAR_CHANCE_MARGIN = 0.15
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_RESPONDING = re.compile(r"Model Responding:\s*\d+%.*?\|\s*(\d+)/(\d+)")
+_STARTING = "starting lmms-eval"
+_STAGES: tuple[tuple[str, str], ...] = (
+    (_STARTING, "starting lmms-eval (its imports take a while)"),
+    ("Selected Tasks:", "loading the model and the task"),
+    ("Building contexts for", "building the prompts"),
+    ("Running generate_until requests", "the model is answering"),
+    ("Postprocessed ", "scoring the replies"),
+    ("Saving results aggregated", "saving the results"),
+)
+
+
+class DemoError(RuntimeError):
+    """The demo could not run or lmms-eval produced no usable results."""
+
+
+@dataclass
+class DemoRun:
+    """What one demo run produced."""
+
+    command: list[str]
+    output_dir: Path
+    log_path: Path
+    results_path: Path
+    samples_path: Path | None
+    results: dict[str, Any]
+    items_per_type: dict[str, int] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- building the inputs
+
+
+def check_video_reader() -> None:
+    """DemoError unless the `decord` module that lmms-eval's llava_hf imports at load time is installed."""
+    if importlib.util.find_spec("decord") is None:
+        raise DemoError(
+            "lmms-eval's llava_hf model (the demo's tiny model runs through it) imports the `decord` video "
+            "reader, which is not installed. `pip install -e .` installs it (as decord2) on Linux x86-64 and "
+            "arm64, macOS on Apple Silicon and Windows; on another platform install a package that provides "
+            "`decord` (`pip install decord2`, or `decord` on Linux x86-64) if one exists for it."
+        )
+
+
+def output_folder(output: Path | None = None) -> Path:
+    """Where a run's files go: `output`, else ~/.cache/medmim/demo (so never inside a clone)."""
+    return Path(output or DEFAULT_OUTPUT).expanduser().resolve()
+
+
+def tiny_model_vocabulary_text() -> str:
+    """Every word the sanity prompts use, so the tiny tokenizer knows them."""
+    words = [item.raw["conversation"][0]["content"] + " " + item.raw["conversation"][1]["content"] for item in sanity_items()]
+    settings = [str(value) for value in DEFAULT_PROMPT_SETTINGS.values()]
+    return " ".join(words + settings).replace("<image>", " ")
+
+
+def build_tiny_model(model_dir: Path) -> Path:
+    from transformers.utils import logging as transformers_logging
+
+    from medmim_tasks.sanity.tiny_model import build_tiny_llava
+
+    transformers_logging.disable_progress_bar()  # no "Writing model shards" bar in the demo's output
+    return build_tiny_llava(model_dir, extra_text=tiny_model_vocabulary_text())
+
+
+def lmms_eval_command(
+    model: str,
+    model_args: str | None,
+    output_dir: Path,
+    limit: int | None = None,
+    gen_kwargs: str | None = None,
+    python: str = sys.executable,
+) -> list[str]:
+    """The lmms-eval CLI call for the sanity task (the same CLI users run on the real splits)."""
+    return lmms_eval_cli_command(
+        [python, "-m", "lmms_eval"],
+        model,
+        SANITY_TASK,
+        output_dir,
+        model_args=model_args,
+        include_path=tasks_path(),
+        gen_kwargs=gen_kwargs,
+        limit=limit,
+    )
+
+
+# ---------------------------------------------------------------- running lmms-eval
+
+
+class _Progress:
+    """Turns lmms-eval's log stream into a few progress lines (a live line on a terminal)."""
+
+    def __init__(self, out: TextIO, started: float) -> None:
+        self.out = out
+        self.started = started
+        self.live = out.isatty()
+        self.stage = ""
+        self.reported_quarter = -1
+        self.open_live_line = False
+
+    def _elapsed(self) -> str:
+        return f"{time.monotonic() - self.started:5.1f} s"
+
+    def _print(self, text: str, live: bool = False) -> None:
+        if self.live and live:
+            self.out.write(f"\r      [{self._elapsed()}] {text}\x1b[K")
+            self.open_live_line = True
+        else:
+            if self.open_live_line:
+                self.out.write("\n")
+                self.open_live_line = False
+            self.out.write(f"      [{self._elapsed()}] {text}\n")
+        self.out.flush()
+
+    def line(self, raw: str) -> None:
+        text = _ANSI.sub("", raw)
+        for marker, stage in _STAGES:
+            if marker in text and stage != self.stage:
+                self.stage = stage
+                self._print(stage)
+                return
+        match = _RESPONDING.search(text)
+        if match:
+            done, total = int(match.group(1)), int(match.group(2))
+            quarter = 4 * done // total if total else 4
+            if self.live:
+                self._print(f"answered {done}/{total} documents", live=True)
+            elif quarter > self.reported_quarter:
+                self.reported_quarter = quarter
+                self._print(f"answered {done}/{total} documents")
+
+    def finish(self) -> None:
+        if self.open_live_line:
+            self.out.write("\n")
+            self.out.flush()
+
+
+def run_lmms_eval(command: Sequence[str], env: Mapping[str, str], log_path: Path, out: TextIO) -> int:
+    """Run lmms-eval, saving its whole output to `log_path` and showing progress; its exit code."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    progress = _Progress(out, time.monotonic())
+    progress.line(_STARTING)
+    with log_path.open("wb") as log, subprocess.Popen(
+        list(command), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=dict(env), bufsize=0
+    ) as process:
+        assert process.stdout is not None
+        pending = b""
+        while chunk := process.stdout.read(8192):
+            log.write(chunk)
+            pending += chunk
+            *lines, pending = re.split(rb"[\r\n]", pending)
+            for line in lines:
+                progress.line(line.decode("utf-8", "replace"))
+        if pending:
+            progress.line(pending.decode("utf-8", "replace"))
+        code = process.wait()
+    progress.finish()
+    return code
+
+
+def _log_tail(log_path: Path, lines: int = 15, width: int = 300) -> str:
+    """The log's last lines (long ones cut), for an error message."""
+    try:
+        text = log_path.read_text(errors="replace")
+    except OSError:
+        return "(no log)"
+    cleaned = [_ANSI.sub("", line) for line in re.split(r"[\r\n]", text) if line.strip()]
+    return "\n".join(line if len(line) <= width else line[:width] + " ..." for line in cleaned[-lines:])
+
+
+def find_results(output_dir: Path, since: float) -> tuple[Path, Path | None]:
+    """The results file lmms-eval wrote under `output_dir` after `since`, and its samples file."""
+    fresh = [path for path in output_dir.rglob(f"*{RESULTS_SUFFIX}") if path.stat().st_mtime >= since]
+    if not fresh:
+        raise DemoError(f"lmms-eval wrote no *_results.json under {output_dir}")
+    results_path = max(fresh, key=lambda path: path.stat().st_mtime)
+    samples = samples_file(results_path, SANITY_TASK)
+    return results_path, samples if samples.is_file() else None
+
+
+def read_task_results(results_path: Path) -> dict[str, Any]:
+    """The sanity task's metrics from a results file; DemoError if they are not there."""
+    try:
+        data = json.loads(results_path.read_text())
+    except (OSError, ValueError) as error:
+        raise DemoError(f"{results_path}: cannot read it ({error})") from error
+    task = data.get("results", {}).get(SANITY_TASK)
+    if not isinstance(task, dict):
+        raise DemoError(f"{results_path}: no results for task {SANITY_TASK}")
+    if not any(key.startswith(type_score_metric("")) for key in task):
+        raise DemoError(f"{results_path}: task {SANITY_TASK} has no per-type scores (score_<type>)")
+    return task
+
+
+def items_per_type(samples_path: Path | None) -> dict[str, int]:
+    """How many documents of each question type were scored (from the per-sample log)."""
+    counts: Counter[str] = Counter()
+    if samples_path is None:
+        return {}
+    with samples_path.open() as handle:
+        for line in handle:
+            record = json.loads(line)
+            for qtype in QUESTION_TYPES:
+                if type_score_metric(qtype.name) in record:
+                    counts[qtype.name] += 1
+    return dict(counts)
+
+
+def run_demo(
+    model: str | None = None,
+    model_args: str | None = None,
+    output: Path | None = None,
+    limit: int | None = None,
+    out: TextIO = sys.stdout,
+    environ: Mapping[str, str] | None = None,
+) -> DemoRun:
+    """Build the sanity set (and the tiny model), run lmms-eval on it, check and return its results."""
+    env = dict(os.environ if environ is None else environ)
+    if model_args and not model:
+        raise DemoError("--model_args needs --model (the lmms-eval model name it is for)")
+    if limit is not None and limit <= 0:
+        raise DemoError(f"--limit must be a positive number of documents, got {limit}")
+    if model is None:
+        check_video_reader()
+    output_dir = output_folder(output)
+    try:
+        writable_folder(output_dir, "--output")  # before minutes of work, not after
+    except OutputFolderError as error:
+        raise DemoError(str(error)) from None
+    steps = 4 if model is None else 3
+    step = 0
+
+    def announce(text: str) -> None:
+        nonlocal step
+        step += 1
+        out.write(f"[{step}/{steps}] {text}\n")
+        out.flush()
+
+    started = time.monotonic()
+    root = sanity_dir(env)
+    announce(f"Sanity set: {len(sanity_items())} items, {len(QUESTION_TYPES)} question types, 2-3 images each")
+    ensure_sanity_set(root)
+    out.write(f"      in {root} ({time.monotonic() - started:.1f} s)\n")
+    env[SANITY_DIR_VARIABLE] = str(root)
+
+    gen_kwargs = None
+    if model is None:
+        model_dir: Path = setting(TINY_MODEL_DIR_VARIABLE, env)
+        announce("Tiny random-weight LLaVA (answers are noise; it proves the pipeline runs)")
+        began = time.monotonic()
+        build_tiny_model(model_dir)
+        out.write(f"      in {model_dir} ({time.monotonic() - began:.1f} s)\n")
+        model = TINY_MODEL
+        model_args = f"pretrained={model_dir},device=cpu,device_map=cpu,dtype=float32"
+        gen_kwargs = f"max_new_tokens={TINY_MAX_NEW_TOKENS}"
+        for variable in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
+            env.setdefault(variable, "1")  # everything is local: never wait on a network
+        env.pop("MEDMIM_JUDGE_URL", None)  # nor send the tiny model's noise to an LLM judge
+    env.setdefault("PYTHONUNBUFFERED", "1")
+
+    command = lmms_eval_command(model, model_args, output_dir, limit, gen_kwargs)
+    log_path = output_dir / LOG_FILE
+    announce(f"lmms-eval: model {model}, task {SANITY_TASK}" + (f", limit {limit}" if limit else ""))
+    out.write("      $ " + shlex.join(["lmms-eval", *command[3:]]) + "\n")
+    out.flush()
+    began = time.time()
+    code = run_lmms_eval(command, env, log_path, out)
+    announce("Checking the results")
+    try:
+        if code != 0:
+            raise DemoError(f"lmms-eval exited with code {code}")
+        results_path, samples_path = find_results(output_dir, began - 1)
+        task_results = read_task_results(results_path)
+    except DemoError as error:
+        raise DemoError(f"{error}\nFull log: {log_path}\nLast lines:\n{_log_tail(log_path)}") from None
+    return DemoRun(command, output_dir, log_path, results_path, samples_path, task_results, items_per_type(samples_path))
+
+
+# ---------------------------------------------------------------- the report
+
+
+def _metric(results: Mapping[str, Any], name: str) -> float | None:
+    value = results.get(f"{name},{FILTER}")
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def _value(value: float | None) -> str:
+    return "  n/a" if value is None else f"{value:5.2f}"
+
+
+def format_report(run: DemoRun, tiny: bool, report_path: Path | None = None) -> str:
+    """The scores beside chance per question type, the overall scores and where everything is."""
+    results = run.results
+    lines = [
+        "",
+        f"{SANITY_TASK}: score and chance per question type",
+    ]
+    rows = []
+    flagged = []
+    for qtype in QUESTION_TYPES:
+        score = _metric(results, type_score_metric(qtype.name))
+        chance = _metric(results, type_chance_metric(qtype.name))
+        if score is None:
+            continue
+        metric = "accuracy" if qtype.kind == MULTIPLE_CHOICE else "token F1"
+        count = run.items_per_type.get(qtype.name, 0)
+        flag = ""
+        if not tiny and qtype.kind == MULTIPLE_CHOICE and chance is not None and score <= chance + NEAR_CHANCE_MARGIN:
+            flag = "<- near chance"
+            flagged.append(qtype)
+        rows.append([qtype.name, qtype.probe, metric, count, _value(score), _value(chance), flag])
+    lines += text_table(["question type", "probe", "metric", "items", "score", "chance", ""], rows, text_columns=3)
+    mc_acc, mc_chance, mc_parsed = (_metric(results, name) for name in ("mc_acc", "mc_chance", "mc_parsed"))
+    if mc_acc is not None:
+        lines.append(
+            f"  multiple choice: accuracy {_value(mc_acc).strip()} (chance {_value(mc_chance).strip()}), "
+            f"replies with a letter {_value(mc_parsed).strip()}"
+        )
+    open_f1 = _metric(results, "open_token_f1")
+    if open_f1 is not None:
+        lines.append(f"  open-ended: token F1 {_value(open_f1).strip()}")
+    lines.append("")
+    if tiny:
+        lines.append(
+            "The tiny model has random weights, so its replies are noise and scores at or below chance\n"
+            "are expected: this run shows that the whole lmms-eval pipeline works on this machine.\n"
+            "Check your own model with `medmim demo --model NAME --model_args ARGS`: one that sees every\n"
+            "image in order scores near 1 on the multiple-choice rows."
+        )
+    elif any(qtype.probe == WHICH_IMAGE for qtype in flagged):
+        lines.append(
+            "'which image' rows near chance: this model's set-up most likely drops or reorders images.\n"
+            "Check its image handling (max images, image tokens, order) before the full benchmark."
+        )
+    elif flagged:
+        lines.append("Rows near chance: docs/demo.md, 'Reading it', says how to read them.")
+    else:
+        lines.append("Every row is well above chance: this model sees the images, in order.")
+    lines += [
+        "",
+        f"Results: {run.results_path}",
+        f"Samples: {run.samples_path if run.samples_path else '(none written)'}",
+        f"lmms-eval log: {run.log_path}",
+    ]
+    if report_path is not None:
+        lines.append(f"This report: {report_path}")
+    return "\n".join(lines) + "\n"
+
+
+def write_report(run: DemoRun, tiny: bool) -> str:
+    """Format the report and save it beside lmms-eval's log; returns its text."""
+    report_path = run.output_dir / REPORT_FILE
+    text = format_report(run, tiny, report_path)
+    report_path.write_text(text.lstrip("\n"))
+    return text

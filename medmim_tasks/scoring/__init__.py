@@ -1,0 +1,1 @@
+"""Stage 3, scoring a reply: letter extraction, text metrics and the optional judge."""
