@@ -9,18 +9,9 @@ from typing import Any
 
 from medmim_tasks.results.tables import markdown_table
 from medmim_tasks.runners.output_folder import OutputFolderError, writable_folder
-from medmim_tasks.runners.sweep import (
-    BUSY,
-    FAILED,
-    SweepFileError,
-    find_finished,
-    lmms_eval_command,
-    load_sweep,
-    run_folder,
-    run_sweep,
-    summary_rows,
-    sweep_line,
-)
+from medmim_tasks.runners.sweep import BUSY, FAILED, lmms_eval_command, run_sweep, summary_rows, sweep_line
+from medmim_tasks.runners.sweep_done import find_finished
+from medmim_tasks.runners.sweep_plan import SweepFileError, load_sweep, run_folder
 
 EXAMPLE = """\
 example sweep file:

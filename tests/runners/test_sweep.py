@@ -15,22 +15,9 @@ from test_runs import ODIR, TEMPORAL, mc_doc, write_run
 
 from medmim_tasks.cli.main import main
 from medmim_tasks.results.runs import SWEEP_RUN_FILE, load_runs
-from medmim_tasks.runners.sweep import (
-    BUSY,
-    CACHE_FOLDER,
-    DONE,
-    FAILED,
-    SKIPPED,
-    ModelSpec,
-    SweepFileError,
-    cache_folder,
-    completed_results,
-    config_hash,
-    lmms_eval_command,
-    load_sweep,
-    run_folder,
-    run_sweep,
-)
+from medmim_tasks.runners.sweep import BUSY, DONE, FAILED, SKIPPED, lmms_eval_command, run_sweep
+from medmim_tasks.runners.sweep_done import completed_results
+from medmim_tasks.runners.sweep_plan import CACHE_FOLDER, ModelSpec, SweepFileError, cache_folder, config_hash, load_sweep, run_folder
 
 SWEEP = """\
 output: out
@@ -552,7 +539,7 @@ def test_the_code_and_task_yamls_are_part_of_the_hash(tmp_path: Path, monkeypatc
     """A sweep folder made by other prompts or scoring code (same version number) is not reused."""
     import shutil
 
-    import medmim_tasks.runners.sweep as sweep_module
+    import medmim_tasks.runners.sweep_plan as sweep_module
     from medmim_tasks.task.task_path import tasks_path
 
     sweep = load_sweep(write_sweep(tmp_path / "s", "output: out\nmodels:\n  - {name: m, model: dummy}\n"))
@@ -574,7 +561,7 @@ def test_lmms_eval_inherits_the_lock_so_a_killed_sweep_keeps_it(tmp_path: Path, 
     import subprocess
 
     import medmim_tasks.runners.sweep as sweep_module
-    from medmim_tasks.runners.sweep import lock_file
+    from medmim_tasks.runners.sweep_plan import lock_file
 
     sweep = load_sweep(write_sweep(tmp_path / "s", "output: out\nmodels:\n  - {name: m, model: dummy}\n"))
     passed: dict[str, object] = {}
