@@ -8,7 +8,7 @@ from typing import Any
 
 from medmim_tasks.benchmark.items import BenchmarkFormatError
 from medmim_tasks.cli.arguments import positive_int
-from medmim_tasks.results.runs import RunFormatError, find_results_files
+from medmim_tasks.results.run_files import RunFormatError, find_results_files
 from medmim_tasks.runners.output_folder import OutputFolderError, writable_folder
 from medmim_tasks.scoring.judge import MODEL_VARIABLE, URL_VARIABLE, JudgeError, judge_config
 from medmim_tasks.scoring.judge_run import judge_run

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from medmim_tasks.benchmark.items import MULTIPLE_CHOICE
-from medmim_tasks.results.runs import RESULTS_SUFFIX, samples_file
+from medmim_tasks.results.run_files import RESULTS_SUFFIX, samples_file
 from medmim_tasks.results.tables import text_table
 from medmim_tasks.runners.command import lmms_eval_cli_command
 from medmim_tasks.runners.output_folder import OutputFolderError, writable_folder

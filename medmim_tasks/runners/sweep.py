@@ -32,7 +32,7 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from medmim_tasks import __version__
-from medmim_tasks.results.runs import SWEEP_RUN_FILE
+from medmim_tasks.results.run_files import SWEEP_RUN_FILE
 from medmim_tasks.runners.command import lmms_eval_cli_command
 from medmim_tasks.runners.resumable import keep_unmerged_replies
 from medmim_tasks.runners.sweep_done import completed_results, completion_problem, find_finished, results_files_newest_first

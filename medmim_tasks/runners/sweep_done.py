@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from medmim_tasks.results.runs import RunFormatError, find_results_files, samples_problems
+from medmim_tasks.results.run_files import RunFormatError, find_results_files, samples_problems
 from medmim_tasks.runners.sweep_plan import HASH_LENGTH, ModelSpec, Sweep, config_hash, run_folder
 
 

@@ -37,12 +37,8 @@ from medmim_tasks.benchmark.items import (
     split_file,
 )
 from medmim_tasks.benchmark.splits import GROUPS, SPLITS, split_for_task
-from medmim_tasks.results.runs import (
-    PRIMARY_RECORD_KEYS,
-    RunFormatError,
-    load_run,
-    samples_file,
-)
+from medmim_tasks.results.run_files import RunFormatError, samples_file
+from medmim_tasks.results.runs import PRIMARY_RECORD_KEYS, load_run
 from medmim_tasks.scoring.judge import (
     METRIC,
     PROMPT_TEMPLATE,

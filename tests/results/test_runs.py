@@ -10,14 +10,8 @@ from typing import Any
 
 import pytest
 
-from medmim_tasks.results.runs import (
-    SWEEP_RUN_FILE,
-    RunFormatError,
-    find_results_files,
-    load_run,
-    load_runs,
-    parse_source,
-)
+from medmim_tasks.results.run_files import SWEEP_RUN_FILE, RunFormatError, find_results_files
+from medmim_tasks.results.runs import load_run, load_runs, parse_source
 
 TEMPORAL = "med_mim_held_in_temporal"
 ODIR = "med_mim_held_out_odir"

@@ -14,7 +14,8 @@ import pytest
 from test_runs import ODIR, TEMPORAL, mc_doc, write_run
 
 from medmim_tasks.cli.main import main
-from medmim_tasks.results.runs import SWEEP_RUN_FILE, load_runs
+from medmim_tasks.results.run_files import SWEEP_RUN_FILE
+from medmim_tasks.results.runs import load_runs
 from medmim_tasks.runners.sweep import BUSY, DONE, FAILED, SKIPPED, lmms_eval_command, run_sweep
 from medmim_tasks.runners.sweep_done import completed_results
 from medmim_tasks.runners.sweep_plan import CACHE_FOLDER, ModelSpec, SweepFileError, cache_folder, config_hash, load_sweep, run_folder

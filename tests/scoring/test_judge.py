@@ -22,7 +22,8 @@ from medmim_tasks.benchmark.items import load_split
 from medmim_tasks.benchmark.splits import split_for_task
 from medmim_tasks.cli.main import main
 from medmim_tasks.results.report import build_report
-from medmim_tasks.results.runs import load_run, load_runs, samples_file
+from medmim_tasks.results.run_files import samples_file
+from medmim_tasks.results.runs import load_run, load_runs
 from medmim_tasks.scoring.judge import (
     METRIC,
     JudgeConfig,
