@@ -8,14 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from medmim_tasks.cli.arguments import fraction
-from medmim_tasks.results.report import (
-    Report,
-    build_report,
-    leaderboard_markdown,
-    markdown_report,
-    method_text,
-    write_csv_files,
-)
+from medmim_tasks.results.report import Report, build_report
+from medmim_tasks.results.report_text import leaderboard_markdown, markdown_report, method_text, write_csv_files
 from medmim_tasks.results.runs import RunFormatError, load_runs
 from medmim_tasks.results.statistics import CONFIDENCE
 from medmim_tasks.runners.output_folder import OutputFolderError, writable_folder

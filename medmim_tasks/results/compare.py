@@ -23,8 +23,8 @@ from medmim_tasks.results.report import (
     MICRO_KEY,
     Report,
     build_report,
-    fmt,
 )
+from medmim_tasks.results.report_text import fmt
 from medmim_tasks.results.runs import METRIC_PREFIXES, Run
 from medmim_tasks.results.statistics import (
     BOOTSTRAP_RESAMPLES,

@@ -7,13 +7,8 @@ import html
 
 import pandas as pd
 
-from medmim_tasks.results.report import (
-    Report,
-    breakdown_displays,
-    leaderboard_display,
-    method_text,
-    splits_display,
-)
+from medmim_tasks.results.report import Report
+from medmim_tasks.results.report_text import breakdown_displays, leaderboard_display, method_text, splits_display
 
 _STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem; color: #222; }

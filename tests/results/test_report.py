@@ -19,13 +19,8 @@ from medmim_tasks.benchmark.splits import SPLITS
 from medmim_tasks.cli.main import main
 from medmim_tasks.results.chart import accuracy_chart_png
 from medmim_tasks.results.html import render_html
-from medmim_tasks.results.report import (
-    build_report,
-    fmt,
-    fmt_interval,
-    leaderboard_markdown,
-    markdown_report,
-)
+from medmim_tasks.results.report import build_report
+from medmim_tasks.results.report_text import fmt, fmt_interval, leaderboard_markdown, markdown_report
 from medmim_tasks.results.runs import load_run, load_runs
 from medmim_tasks.results.statistics import macro_mean_estimate, proportion_estimate
 
