@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from medmim_tasks.runners.demo import DEFAULT_OUTPUT, DemoError, run_demo, write_report
+from medmim_tasks.runners.demo import DEFAULT_OUTPUT, DemoError, run_demo
+from medmim_tasks.runners.demo_report import write_report
 
 
 def run(args: argparse.Namespace) -> int:

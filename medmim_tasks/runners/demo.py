@@ -11,32 +11,28 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import re
 import shlex
-import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from medmim_tasks.benchmark.items import MULTIPLE_CHOICE
 from medmim_tasks.results.run_files import RESULTS_SUFFIX, samples_file
-from medmim_tasks.results.tables import text_table
 from medmim_tasks.runners.command import lmms_eval_cli_command
+from medmim_tasks.runners.demo_process import log_tail, run_lmms_eval
 from medmim_tasks.runners.output_folder import OutputFolderError, writable_folder
 from medmim_tasks.sanity.generated_set import (
     QUESTION_TYPES,
     SANITY_DIR_VARIABLE,
     SANITY_TASK,
-    WHICH_IMAGE,
     ensure_sanity_set,
     sanity_dir,
     sanity_items,
 )
-from medmim_tasks.sanity.scoring import type_chance_metric, type_score_metric
+from medmim_tasks.sanity.scoring import type_score_metric
 from medmim_tasks.settings import setting
 from medmim_tasks.task.prompts import DEFAULT_PROMPT_SETTINGS
 from medmim_tasks.task.task_path import tasks_path
@@ -49,24 +45,6 @@ TINY_MAX_NEW_TOKENS = 16
 # Beside the sanity set and the tiny model, never in the working folder (which may be the clone).
 DEFAULT_OUTPUT = "~/.cache/medmim/demo"
 LOG_FILE = "lmms_eval.log"
-REPORT_FILE = "sanity_report.txt"
-FILTER = "none"
-# A multiple-choice row whose score is within this margin of chance is flagged for a model named
-# with --model. Open rows are not flagged: token F1 marks down a right but wordy reply ("The circle
-# is in Image 2.") below the chance of terse guesses, which would read as a false alarm.
-NEAR_CHANCE_MARGIN = 0.15
-
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-_RESPONDING = re.compile(r"Model Responding:\s*\d+%.*?\|\s*(\d+)/(\d+)")
-_STARTING = "starting lmms-eval"
-_STAGES: tuple[tuple[str, str], ...] = (
-    (_STARTING, "starting lmms-eval (its imports take a while)"),
-    ("Selected Tasks:", "loading the model and the task"),
-    ("Building contexts for", "building the prompts"),
-    ("Running generate_until requests", "the model is answering"),
-    ("Postprocessed ", "scoring the replies"),
-    ("Saving results aggregated", "saving the results"),
-)
 
 
 class DemoError(RuntimeError):
@@ -84,9 +62,6 @@ class DemoRun:
     samples_path: Path | None
     results: dict[str, Any]
     items_per_type: dict[str, int] = field(default_factory=dict)
-
-
-# ---------------------------------------------------------------- building the inputs
 
 
 def check_video_reader() -> None:
@@ -142,90 +117,6 @@ def lmms_eval_command(
     )
 
 
-# ---------------------------------------------------------------- running lmms-eval
-
-
-class _Progress:
-    """Turns lmms-eval's log stream into a few progress lines (a live line on a terminal)."""
-
-    def __init__(self, out: TextIO, started: float) -> None:
-        self.out = out
-        self.started = started
-        self.live = out.isatty()
-        self.stage = ""
-        self.reported_quarter = -1
-        self.open_live_line = False
-
-    def _elapsed(self) -> str:
-        return f"{time.monotonic() - self.started:5.1f} s"
-
-    def _print(self, text: str, live: bool = False) -> None:
-        if self.live and live:
-            self.out.write(f"\r      [{self._elapsed()}] {text}\x1b[K")
-            self.open_live_line = True
-        else:
-            if self.open_live_line:
-                self.out.write("\n")
-                self.open_live_line = False
-            self.out.write(f"      [{self._elapsed()}] {text}\n")
-        self.out.flush()
-
-    def line(self, raw: str) -> None:
-        text = _ANSI.sub("", raw)
-        for marker, stage in _STAGES:
-            if marker in text and stage != self.stage:
-                self.stage = stage
-                self._print(stage)
-                return
-        match = _RESPONDING.search(text)
-        if match:
-            done, total = int(match.group(1)), int(match.group(2))
-            quarter = 4 * done // total if total else 4
-            if self.live:
-                self._print(f"answered {done}/{total} documents", live=True)
-            elif quarter > self.reported_quarter:
-                self.reported_quarter = quarter
-                self._print(f"answered {done}/{total} documents")
-
-    def finish(self) -> None:
-        if self.open_live_line:
-            self.out.write("\n")
-            self.out.flush()
-
-
-def run_lmms_eval(command: Sequence[str], env: Mapping[str, str], log_path: Path, out: TextIO) -> int:
-    """Run lmms-eval, saving its whole output to `log_path` and showing progress; its exit code."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    progress = _Progress(out, time.monotonic())
-    progress.line(_STARTING)
-    with log_path.open("wb") as log, subprocess.Popen(
-        list(command), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=dict(env), bufsize=0
-    ) as process:
-        assert process.stdout is not None
-        pending = b""
-        while chunk := process.stdout.read(8192):
-            log.write(chunk)
-            pending += chunk
-            *lines, pending = re.split(rb"[\r\n]", pending)
-            for line in lines:
-                progress.line(line.decode("utf-8", "replace"))
-        if pending:
-            progress.line(pending.decode("utf-8", "replace"))
-        code = process.wait()
-    progress.finish()
-    return code
-
-
-def _log_tail(log_path: Path, lines: int = 15, width: int = 300) -> str:
-    """The log's last lines (long ones cut), for an error message."""
-    try:
-        text = log_path.read_text(errors="replace")
-    except OSError:
-        return "(no log)"
-    cleaned = [_ANSI.sub("", line) for line in re.split(r"[\r\n]", text) if line.strip()]
-    return "\n".join(line if len(line) <= width else line[:width] + " ..." for line in cleaned[-lines:])
-
-
 def find_results(output_dir: Path, since: float) -> tuple[Path, Path | None]:
     """The results file lmms-eval wrote under `output_dir` after `since`, and its samples file."""
     fresh = [path for path in output_dir.rglob(f"*{RESULTS_SUFFIX}") if path.stat().st_mtime >= since]
@@ -274,26 +165,8 @@ def run_demo(
 ) -> DemoRun:
     """Build the sanity set (and the tiny model), run lmms-eval on it, check and return its results."""
     env = dict(os.environ if environ is None else environ)
-    if model_args and not model:
-        raise DemoError("--model_args needs --model (the lmms-eval model name it is for)")
-    if limit is not None and limit <= 0:
-        raise DemoError(f"--limit must be a positive number of documents, got {limit}")
-    if model is None:
-        check_video_reader()
-    output_dir = output_folder(output)
-    try:
-        writable_folder(output_dir, "--output")  # before minutes of work, not after
-    except OutputFolderError as error:
-        raise DemoError(str(error)) from None
-    steps = 4 if model is None else 3
-    step = 0
-
-    def announce(text: str) -> None:
-        nonlocal step
-        step += 1
-        out.write(f"[{step}/{steps}] {text}\n")
-        out.flush()
-
+    output_dir = _checked_output(model, model_args, limit, output)
+    announce = _announcer(out, 4 if model is None else 3)
     started = time.monotonic()
     root = sanity_dir(env)
     announce(f"Sanity set: {len(sanity_items())} items, {len(QUESTION_TYPES)} question types, 2-3 images each")
@@ -303,17 +176,7 @@ def run_demo(
 
     gen_kwargs = None
     if model is None:
-        model_dir: Path = setting(TINY_MODEL_DIR_VARIABLE, env)
-        announce("Tiny random-weight LLaVA (answers are noise; it proves the pipeline runs)")
-        began = time.monotonic()
-        build_tiny_model(model_dir)
-        out.write(f"      in {model_dir} ({time.monotonic() - began:.1f} s)\n")
-        model = TINY_MODEL
-        model_args = f"pretrained={model_dir},device=cpu,device_map=cpu,dtype=float32"
-        gen_kwargs = f"max_new_tokens={TINY_MAX_NEW_TOKENS}"
-        for variable in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
-            env.setdefault(variable, "1")  # everything is local: never wait on a network
-        env.pop("MEDMIM_JUDGE_URL", None)  # nor send the tiny model's noise to an LLM judge
+        model, model_args, gen_kwargs = _tiny_model(env, announce, out)
     env.setdefault("PYTHONUNBUFFERED", "1")
 
     command = lmms_eval_command(model, model_args, output_dir, limit, gen_kwargs)
@@ -330,84 +193,48 @@ def run_demo(
         results_path, samples_path = find_results(output_dir, began - 1)
         task_results = read_task_results(results_path)
     except DemoError as error:
-        raise DemoError(f"{error}\nFull log: {log_path}\nLast lines:\n{_log_tail(log_path)}") from None
+        raise DemoError(f"{error}\nFull log: {log_path}\nLast lines:\n{log_tail(log_path)}") from None
     return DemoRun(command, output_dir, log_path, results_path, samples_path, task_results, items_per_type(samples_path))
 
 
-# ---------------------------------------------------------------- the report
+def _checked_output(model: str | None, model_args: str | None, limit: int | None, output: Path | None) -> Path:
+    """The output folder, once the arguments and (for the tiny model) the video reader are known to be usable."""
+    if model_args and not model:
+        raise DemoError("--model_args needs --model (the lmms-eval model name it is for)")
+    if limit is not None and limit <= 0:
+        raise DemoError(f"--limit must be a positive number of documents, got {limit}")
+    if model is None:
+        check_video_reader()
+    output_dir = output_folder(output)
+    try:
+        writable_folder(output_dir, "--output")  # before minutes of work, not after
+    except OutputFolderError as error:
+        raise DemoError(str(error)) from None
+    return output_dir
 
 
-def _metric(results: Mapping[str, Any], name: str) -> float | None:
-    value = results.get(f"{name},{FILTER}")
-    return float(value) if isinstance(value, (int, float)) else None
+def _announcer(out: TextIO, steps: int) -> Callable[[str], None]:
+    """Prints `[n/steps] text`, counting the steps."""
+    step = 0
+
+    def announce(text: str) -> None:
+        nonlocal step
+        step += 1
+        out.write(f"[{step}/{steps}] {text}\n")
+        out.flush()
+
+    return announce
 
 
-def _value(value: float | None) -> str:
-    return "  n/a" if value is None else f"{value:5.2f}"
-
-
-def format_report(run: DemoRun, tiny: bool, report_path: Path | None = None) -> str:
-    """The scores beside chance per question type, the overall scores and where everything is."""
-    results = run.results
-    lines = [
-        "",
-        f"{SANITY_TASK}: score and chance per question type",
-    ]
-    rows = []
-    flagged = []
-    for qtype in QUESTION_TYPES:
-        score = _metric(results, type_score_metric(qtype.name))
-        chance = _metric(results, type_chance_metric(qtype.name))
-        if score is None:
-            continue
-        metric = "accuracy" if qtype.kind == MULTIPLE_CHOICE else "token F1"
-        count = run.items_per_type.get(qtype.name, 0)
-        flag = ""
-        if not tiny and qtype.kind == MULTIPLE_CHOICE and chance is not None and score <= chance + NEAR_CHANCE_MARGIN:
-            flag = "<- near chance"
-            flagged.append(qtype)
-        rows.append([qtype.name, qtype.probe, metric, count, _value(score), _value(chance), flag])
-    lines += text_table(["question type", "probe", "metric", "items", "score", "chance", ""], rows, text_columns=3)
-    mc_acc, mc_chance, mc_parsed = (_metric(results, name) for name in ("mc_acc", "mc_chance", "mc_parsed"))
-    if mc_acc is not None:
-        lines.append(
-            f"  multiple choice: accuracy {_value(mc_acc).strip()} (chance {_value(mc_chance).strip()}), "
-            f"replies with a letter {_value(mc_parsed).strip()}"
-        )
-    open_f1 = _metric(results, "open_token_f1")
-    if open_f1 is not None:
-        lines.append(f"  open-ended: token F1 {_value(open_f1).strip()}")
-    lines.append("")
-    if tiny:
-        lines.append(
-            "The tiny model has random weights, so its replies are noise and scores at or below chance\n"
-            "are expected: this run shows that the whole lmms-eval pipeline works on this machine.\n"
-            "Check your own model with `medmim demo --model NAME --model_args ARGS`: one that sees every\n"
-            "image in order scores near 1 on the multiple-choice rows."
-        )
-    elif any(qtype.probe == WHICH_IMAGE for qtype in flagged):
-        lines.append(
-            "'which image' rows near chance: this model's set-up most likely drops or reorders images.\n"
-            "Check its image handling (max images, image tokens, order) before the full benchmark."
-        )
-    elif flagged:
-        lines.append("Rows near chance: docs/demo.md, 'Reading it', says how to read them.")
-    else:
-        lines.append("Every row is well above chance: this model sees the images, in order.")
-    lines += [
-        "",
-        f"Results: {run.results_path}",
-        f"Samples: {run.samples_path if run.samples_path else '(none written)'}",
-        f"lmms-eval log: {run.log_path}",
-    ]
-    if report_path is not None:
-        lines.append(f"This report: {report_path}")
-    return "\n".join(lines) + "\n"
-
-
-def write_report(run: DemoRun, tiny: bool) -> str:
-    """Format the report and save it beside lmms-eval's log; returns its text."""
-    report_path = run.output_dir / REPORT_FILE
-    text = format_report(run, tiny, report_path)
-    report_path.write_text(text.lstrip("\n"))
-    return text
+def _tiny_model(env: dict[str, str], announce: Callable[[str], None], out: TextIO) -> tuple[str, str, str]:
+    """Build the tiny random-weight LLaVA; (model, model_args, gen_kwargs) for it. Sets the offline variables in `env`."""
+    model_dir: Path = setting(TINY_MODEL_DIR_VARIABLE, env)
+    announce("Tiny random-weight LLaVA (answers are noise; it proves the pipeline runs)")
+    began = time.monotonic()
+    build_tiny_model(model_dir)
+    out.write(f"      in {model_dir} ({time.monotonic() - began:.1f} s)\n")
+    for variable in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE"):
+        env.setdefault(variable, "1")  # everything is local: never wait on a network
+    env.pop("MEDMIM_JUDGE_URL", None)  # nor send the tiny model's noise to an LLM judge
+    model_args = f"pretrained={model_dir},device=cpu,device_map=cpu,dtype=float32"
+    return TINY_MODEL, model_args, f"max_new_tokens={TINY_MAX_NEW_TOKENS}"

@@ -13,16 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from medmim_tasks.runners.demo import (
-    DemoError,
-    DemoRun,
-    find_results,
-    format_report,
-    lmms_eval_command,
-    read_task_results,
-    run_demo,
-    run_lmms_eval,
-)
+from medmim_tasks.runners.demo import DemoError, DemoRun, find_results, lmms_eval_command, read_task_results, run_demo
+from medmim_tasks.runners.demo_process import run_lmms_eval
+from medmim_tasks.runners.demo_report import format_report
 from medmim_tasks.sanity.generated_set import ITEMS_PER_TYPE, QUESTION_TYPES, SANITY_TASK, WHICH_IMAGE
 from medmim_tasks.sanity.scoring import type_chance_metric, type_score_metric
 
