@@ -44,7 +44,6 @@ from medmim_tasks.benchmark.splits import (
     UPSTREAM_FOLDER,
     UPSTREAM_REPOSITORY,
 )
-from medmim_tasks.results.tables import text_table
 from medmim_tasks.settings import raw_setting
 
 MAX_EXAMPLES = 5
@@ -239,10 +238,34 @@ def check_data(
     start = time.perf_counter()
     env: Mapping[str, str] = os.environ if environ is None else environ
     locator = ImageLocator(env)
+    split_reports, items_by_task, problems = _check_split_files(env)
+    states, images_by_split = _locate_images(split_reports, items_by_task, locator)
+    if decode:
+        _decode_all([state for state in states.values() if state.path is not None],
+                    jobs or min(8, os.cpu_count() or 1), stream, show_bar)
+    _count_split_images(split_reports, states, images_by_split)
+    dataset_reports = []
+    for dataset in SOURCE_DATASETS:
+        report = _dataset_report(dataset, env, locator, states)
+        problems += _dataset_problems(dataset, report)
+        dataset_reports.append(report)
+    bench_from = BENCHMARK_DIR_VARIABLE if raw_setting(BENCHMARK_DIR_VARIABLE, env) else f"default (no {BENCHMARK_DIR_VARIABLE} set)"
+    return CheckReport(
+        str(benchmark_dir(env)),  # type: ignore[arg-type]
+        bench_from,
+        decode,
+        round(time.perf_counter() - start, 3),
+        split_reports,
+        dataset_reports,
+        problems,
+    )
+
+
+def _check_split_files(env: Mapping[str, str]) -> tuple[list[SplitReport], dict[str, list[Item]], list[Problem]]:
+    """A report per split file (present, checksum, items), the items of the readable ones, and the problems."""
     split_reports: list[SplitReport] = []
     items_by_task: dict[str, list[Item]] = {}
     problems: list[Problem] = []
-
     for split in SPLITS:
         path = split_file(split, env)  # type: ignore[arg-type]
         report = SplitReport(split.task, split.file_name, str(path), path.is_file(), None, None, None, None)
@@ -256,7 +279,13 @@ def check_data(
                 report.error = str(error)
         problems += _split_problems(report)
         split_reports.append(report)
+    return split_reports, items_by_task, problems
 
+
+def _locate_images(
+    split_reports: list[SplitReport], items_by_task: dict[str, list[Item]], locator: ImageLocator
+) -> tuple[dict[tuple[str, str], _ImageState], dict[tuple[str, str], set[str]]]:
+    """Every distinct image once, by (dataset, relative path), found or not; and the images of each (task, dataset)."""
     states: dict[tuple[str, str], _ImageState] = {}
     images_by_split: dict[tuple[str, str], set[str]] = {}
     for report in split_reports:
@@ -271,11 +300,13 @@ def check_data(
                 if key not in states:
                     found = locator.resolve_form(item.dataset, relative)
                     states[key] = _ImageState() if found is None else _ImageState(path=found[1], form=found[0])
+    return states, images_by_split
 
-    if decode:
-        _decode_all([state for state in states.values() if state.path is not None],
-                    jobs or min(8, os.cpu_count() or 1), stream, show_bar)
 
+def _count_split_images(
+    split_reports: list[SplitReport], states: dict[tuple[str, str], _ImageState], images_by_split: dict[tuple[str, str], set[str]]
+) -> None:
+    """Distinct images present, missing and unreadable per split and dataset."""
     for report in split_reports:
         for name, counts in report.datasets.items():
             relatives = images_by_split[(report.task, name)]
@@ -288,112 +319,41 @@ def check_data(
                     counts.present += 1
                     counts.unreadable += state.error is not None
 
-    dataset_reports = []
-    for dataset in SOURCE_DATASETS:
-        root = locator.root(dataset)
-        report = DatasetReport(
-            dataset.name, str(root), root_origin(dataset, env), root.is_dir(),
-            layout=dataset.layout, obtain=dataset.obtain, access=dataset.access,
-        )
-        mine = {relative: state for (name, relative), state in states.items() if name == dataset.name}
-        forms: Counter[str] = Counter()
-        formats: Counter[str] = Counter()
-        modes: Counter[str] = Counter()
-        widths: list[int] = []
-        heights: list[int] = []
-        for relative in sorted(mine):
-            state = mine[relative]
-            report.images += 1
-            if state.path is None:
-                report.missing += 1
-                if len(report.missing_examples) < MAX_EXAMPLES:
-                    report.missing_examples.append(str(locator.expected(dataset, relative)))
-                continue
-            report.present += 1
-            forms[state.form or ""] += 1
-            if state.error is not None:
-                report.unreadable += 1
-                if len(report.unreadable_examples) < MAX_EXAMPLES:
-                    report.unreadable_examples.append({"path": str(state.path), "error": state.error})
-            elif state.size is not None:
-                formats[state.format or "?"] += 1
-                modes[state.mode or "?"] += 1
-                widths.append(state.size[0])
-                heights.append(state.size[1])
-        report.found_forms, report.formats, report.modes = dict(forms), dict(formats), dict(modes)
-        report.width_range, report.height_range = _range(widths), _range(heights)
-        problems += _dataset_problems(dataset, report)
-        dataset_reports.append(report)
 
-    bench_from = BENCHMARK_DIR_VARIABLE if raw_setting(BENCHMARK_DIR_VARIABLE, env) else f"default (no {BENCHMARK_DIR_VARIABLE} set)"
-    return CheckReport(
-        str(benchmark_dir(env)),  # type: ignore[arg-type]
-        bench_from,
-        decode,
-        round(time.perf_counter() - start, 3),
-        split_reports,
-        dataset_reports,
-        problems,
+def _dataset_report(
+    dataset: SourceDataset, env: Mapping[str, str], locator: ImageLocator, states: dict[tuple[str, str], _ImageState]
+) -> DatasetReport:
+    """One source dataset's root and its distinct images: present, missing, unreadable, forms, formats, sizes."""
+    root = locator.root(dataset)
+    report = DatasetReport(
+        dataset.name, str(root), root_origin(dataset, env), root.is_dir(),
+        layout=dataset.layout, obtain=dataset.obtain, access=dataset.access,
     )
-
-
-def _counted(counter: Mapping[str, int]) -> str:
-    return ", ".join(f"{key} {value}" for key, value in sorted(counter.items(), key=lambda entry: -entry[1])) or "-"
-
-
-def format_report(report: CheckReport) -> str:
-    """The report as tables for people, problems last, each with its fix."""
-    lines = [f"Benchmark files in {report.benchmark_dir} (from {report.benchmark_dir_from})"]
-    file_rows = []
-    for split in report.splits:
-        checksum = "-" if split.sha256_ok is None else ("ok" if split.sha256_ok else "MISMATCH")
-        state = "missing" if not split.present else ("invalid" if split.error else "ok")
-        file_rows.append([split.task, split.file, state, checksum, "-" if split.items is None else str(split.items)])
-    lines += text_table(["task", "file", "state", "sha256", "items"], file_rows, text_columns=4)
-
-    lines += ["", "Images by split and source dataset (images: distinct files)"]
-    rows = []
-    for split in report.splits:
-        for name, counts in split.datasets.items():
-            unreadable = str(counts.unreadable) if report.decoded else "-"
-            rows.append([split.task, name, str(counts.items), str(counts.image_refs), str(counts.images),
-                         str(counts.present), str(counts.missing), unreadable])
-    if rows:
-        lines += text_table(["task", "dataset", "items", "refs", "images", "present", "missing", "unreadable"], rows)
-    else:
-        lines.append("  (no benchmark file could be read)")
-
-    lines += ["", "Source datasets (distinct images)"]
-    rows = []
-    for dataset in report.datasets:
-        unreadable = str(dataset.unreadable) if report.decoded else "-"
-        rows.append([dataset.name, dataset.root + ("" if dataset.root_exists else "  (absent)"), str(dataset.images),
-                     str(dataset.present), str(dataset.missing), unreadable])
-    lines += text_table(["dataset", "root", "images", "present", "missing", "unreadable"], rows)
-    for dataset in report.datasets:
-        forms = _counted(dataset.found_forms) if dataset.found_forms else "nothing found"
-        lines.append(f"  {dataset.name}: root from {dataset.root_from}; found as: {forms}")
-
-    if report.decoded:
-        lines += ["", "Decoded images"]
-        rows = []
-        for dataset in report.datasets:
-            size = (
-                f"{dataset.width_range[0]}-{dataset.width_range[1]} x {dataset.height_range[0]}-{dataset.height_range[1]}"
-                if dataset.width_range and dataset.height_range else "-"
-            )
-            rows.append([dataset.name, _counted(dataset.formats), _counted(dataset.modes), size])
-        lines += text_table(["dataset", "formats", "modes", "width x height"], rows, text_columns=4)
-    else:
-        lines += ["", "Images were checked for existence only; `medmim check --decode` opens every one."]
-
-    if report.problems:
-        lines += ["", f"Problems ({len(report.problems)}):"]
-        for problem in report.problems:
-            message = problem.message.replace("; e.g. ", "\n    e.g. ", 1)
-            lines.append(f"- {problem.subject}: {message}")
-            lines += [f"    fix: {problem.fix[0]}"] + [f"         {text}" for text in problem.fix[1:]]
-        lines += ["", f"NOT READY ({report.seconds:.2f} s)"]
-    else:
-        lines += ["", f"All benchmark files and images present{' and decodable' if report.decoded else ''} ({report.seconds:.2f} s)"]
-    return "\n".join(lines)
+    mine = {relative: state for (name, relative), state in states.items() if name == dataset.name}
+    forms: Counter[str] = Counter()
+    formats: Counter[str] = Counter()
+    modes: Counter[str] = Counter()
+    widths: list[int] = []
+    heights: list[int] = []
+    for relative in sorted(mine):
+        state = mine[relative]
+        report.images += 1
+        if state.path is None:
+            report.missing += 1
+            if len(report.missing_examples) < MAX_EXAMPLES:
+                report.missing_examples.append(str(locator.expected(dataset, relative)))
+            continue
+        report.present += 1
+        forms[state.form or ""] += 1
+        if state.error is not None:
+            report.unreadable += 1
+            if len(report.unreadable_examples) < MAX_EXAMPLES:
+                report.unreadable_examples.append({"path": str(state.path), "error": state.error})
+        elif state.size is not None:
+            formats[state.format or "?"] += 1
+            modes[state.mode or "?"] += 1
+            widths.append(state.size[0])
+            heights.append(state.size[1])
+    report.found_forms, report.formats, report.modes = dict(forms), dict(formats), dict(modes)
+    report.width_range, report.height_range = _range(widths), _range(heights)
+    return report

@@ -7,7 +7,8 @@ import json
 import sys
 from typing import Any
 
-from medmim_tasks.benchmark.check import check_data, format_report
+from medmim_tasks.benchmark.check import check_data
+from medmim_tasks.benchmark.check_text import format_report
 
 
 def run(args: argparse.Namespace) -> int:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from medmim_tasks.benchmark.check import check_data, format_report
+from medmim_tasks.benchmark.check import check_data
+from medmim_tasks.benchmark.check_text import format_report
 from medmim_tasks.benchmark.image_paths import MIMIC_CXR_JPG_FORM, PUBLISHED_FORM
 from medmim_tasks.benchmark.splits import SPLITS
 from medmim_tasks.cli.main import main
