@@ -215,19 +215,8 @@ def fetch_file(
     )
     for attempt in range(1, attempts + 1):
         retryable = False
-        try:  # on any error (also KeyboardInterrupt and SystemExit) no temporary file stays behind
-            with atomic_file(target, suffix=PART_SUFFIX) as handle:
-                remaining = file_deadline - time.monotonic()
-                if remaining <= 0:
-                    raise DownloadError(f"{url}: no time left within {limit}")
-                digest, size = _download_to(url, handle, split, stream, show_bar, remaining, limit)
-                handle.flush()
-                os.fsync(handle.fileno())
-                if digest != split.sha256:
-                    raise DownloadError(
-                        f"sha256 mismatch for {url}: expected {split.sha256}, got {digest} ({size} bytes); "
-                        "the server sent a different file (wrong mirror or commit, or a corrupted copy)"
-                    )
+        try:
+            size = _download_once(split, target, url, stream, show_bar, file_deadline, limit)
             replaced = " (replaced a file whose sha256 did not match)" if stale else ""
             return FetchResult(split, target, DOWNLOADED, f"{size} bytes, sha256 matches{replaced}")
         except DownloadError as error:
@@ -244,6 +233,28 @@ def fetch_file(
         time.sleep(retry_delay_s)
     before = "the file already there was left untouched" if target.exists() else "nothing was written"
     return FetchResult(split, target, FAILED, f"{reason}; {before}")
+
+
+def _download_once(
+    split: Split, target: Path, url: str, stream: IO[str], show_bar: bool | None, file_deadline: float, limit: str
+) -> int:
+    """One try: download into a temporary file, check its SHA-256, then put it in place; its size in bytes.
+
+    On any error (also KeyboardInterrupt and SystemExit) no temporary file stays behind.
+    """
+    with atomic_file(target, suffix=PART_SUFFIX) as handle:
+        remaining = file_deadline - time.monotonic()
+        if remaining <= 0:
+            raise DownloadError(f"{url}: no time left within {limit}")
+        digest, size = _download_to(url, handle, split, stream, show_bar, remaining, limit)
+        handle.flush()
+        os.fsync(handle.fileno())
+        if digest != split.sha256:
+            raise DownloadError(
+                f"sha256 mismatch for {url}: expected {split.sha256}, got {digest} ({size} bytes); "
+                "the server sent a different file (wrong mirror or commit, or a corrupted copy)"
+            )
+    return size
 
 
 def fetch_benchmark(
