@@ -121,7 +121,11 @@ def add_parser(subparsers: Any) -> None:
     )
     actions = data.add_subparsers(dest="data_command", metavar="ACTION")
     actions.required = True
+    _add_fetch_parser(actions)
+    _add_prepare_parser(actions)
 
+
+def _add_fetch_parser(actions: Any) -> None:
     fetch = actions.add_parser(
         "fetch",
         help="download the six benchmark JSON files and check their SHA-256",
@@ -156,6 +160,8 @@ def add_parser(subparsers: Any) -> None:
     )
     fetch.set_defaults(func=run_fetch)
 
+
+def _add_prepare_parser(actions: Any) -> None:
     prepare = actions.add_parser("prepare", help="prepare a source dataset's images")
     datasets = prepare.add_subparsers(dest="prepare_dataset", metavar="DATASET")
     datasets.required = True
