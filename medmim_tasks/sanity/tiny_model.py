@@ -11,6 +11,10 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from transformers import LlavaConfig, LlavaProcessor
 
 IMAGE_TOKEN = "<image>"
 SPECIAL_TOKENS = ["<unk>", "<pad>", "<s>", "</s>", IMAGE_TOKEN]
@@ -49,16 +53,7 @@ def build_tiny_llava(output_dir: Path, extra_text: str = "", seed: int = 0) -> P
     Rebuilding into a folder that already holds a tiny model with the same settings is a no-op.
     """
     import torch
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import (
-        CLIPImageProcessor,
-        CLIPVisionConfig,
-        LlamaConfig,
-        LlavaConfig,
-        LlavaForConditionalGeneration,
-        LlavaProcessor,
-        PreTrainedTokenizerFast,
-    )
+    from transformers import LlavaForConditionalGeneration
 
     output_dir = Path(output_dir)
     settings = {"vocabulary": _vocabulary(extra_text), "seed": seed}
@@ -68,6 +63,21 @@ def build_tiny_llava(output_dir: Path, extra_text: str = "", seed: int = 0) -> P
     output_dir.mkdir(parents=True, exist_ok=True)
 
     vocabulary = {token: index for index, token in enumerate(settings["vocabulary"])}
+    torch.manual_seed(seed)
+    model = LlavaForConditionalGeneration(_tiny_config(vocabulary)).eval()
+    model.generation_config.pad_token_id = vocabulary["<pad>"]
+    model.generation_config.eos_token_id = vocabulary["</s>"]
+    model.save_pretrained(output_dir)
+    _tiny_processor(vocabulary).save_pretrained(output_dir)
+    marker.write_text(json.dumps(settings))
+    return output_dir
+
+
+def _tiny_processor(vocabulary: dict[str, int]) -> LlavaProcessor:
+    """A LlavaProcessor: a word-level tokenizer over `vocabulary` (the image token kept whole) and a small CLIP image processor."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import CLIPImageProcessor, LlavaProcessor, PreTrainedTokenizerFast
+
     backend = Tokenizer(models.WordLevel(vocab=vocabulary, unk_token="<unk>"))
     backend.pre_tokenizer = pre_tokenizers.Sequence(
         [pre_tokenizers.Split(IMAGE_TOKEN, behavior="isolated"), pre_tokenizers.Whitespace()]
@@ -84,7 +94,7 @@ def build_tiny_llava(output_dir: Path, extra_text: str = "", seed: int = 0) -> P
         size={"shortest_edge": IMAGE_SIDE},
         crop_size={"height": IMAGE_SIDE, "width": IMAGE_SIDE},
     )
-    processor = LlavaProcessor(
+    return LlavaProcessor(
         image_processor=image_processor,
         tokenizer=tokenizer,
         patch_size=PATCH_SIZE,
@@ -92,7 +102,13 @@ def build_tiny_llava(output_dir: Path, extra_text: str = "", seed: int = 0) -> P
         chat_template=CHAT_TEMPLATE,
         num_additional_image_tokens=1,
     )
-    config = LlavaConfig(
+
+
+def _tiny_config(vocabulary: dict[str, int]) -> LlavaConfig:
+    """A LlavaConfig with a 2-layer CLIP vision tower and a 2-layer Llama of hidden size 32."""
+    from transformers import CLIPVisionConfig, LlamaConfig, LlavaConfig
+
+    return LlavaConfig(
         vision_config=CLIPVisionConfig(
             hidden_size=32,
             intermediate_size=64,
@@ -118,11 +134,3 @@ def build_tiny_llava(output_dir: Path, extra_text: str = "", seed: int = 0) -> P
         vision_feature_select_strategy="default",
         vision_feature_layer=-1,
     )
-    torch.manual_seed(seed)
-    model = LlavaForConditionalGeneration(config).eval()
-    model.generation_config.pad_token_id = vocabulary["<pad>"]
-    model.generation_config.eos_token_id = vocabulary["</s>"]
-    model.save_pretrained(output_dir)
-    processor.save_pretrained(output_dir)
-    marker.write_text(json.dumps(settings))
-    return output_dir
