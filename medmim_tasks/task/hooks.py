@@ -78,22 +78,7 @@ def process_results(doc: Mapping[str, Any], results: Sequence[Any]) -> dict[str,
     """
     reply = results[0] if results else ""
     reply = reply if isinstance(reply, str) else str(reply)
-    record: dict[str, Any] = {
-        "doc_key": doc["doc_key"],
-        "dataset": doc["dataset"],
-        "source": doc["source"],
-        "n_images": doc["n_images"],
-        "n_options": doc["n_options"],
-        "cluster": doc["cluster"],
-        "kind": doc["kind"],
-        "gold": doc["gold_letter"] if doc["kind"] == MULTIPLE_CHOICE else doc["answer"],
-        "reply": reply,
-        "items_evaluated": doc["items_evaluated"],
-        "items_total": doc["items_total"],
-        # which benchmark file the document came from (benchmark_modified: not the pinned upstream one)
-        "benchmark_sha256": doc.get("benchmark_sha256"),
-        "benchmark_modified": doc.get("benchmark_modified"),
-    }
+    record = _record(doc, reply)
     # Share of the split's items that became documents: 1.0 unless MEDMIM_ON_MISSING=skip left
     # items out, so a partial run states itself in the results file.
     coverage = _scored(doc["items_evaluated"] / doc["items_total"], doc)
@@ -124,6 +109,26 @@ def process_results(doc: Mapping[str, Any], results: Sequence[Any]) -> dict[str,
     if judge is not None:
         scores[JUDGE_METRIC] = _scored(judge_score(judge, doc["question"], doc["answer"], reply), doc)
     return scores
+
+
+def _record(doc: Mapping[str, Any], reply: str) -> dict[str, Any]:
+    """The per-sample record that breakdowns need, carried by the first metric of each kind."""
+    return {
+        "doc_key": doc["doc_key"],
+        "dataset": doc["dataset"],
+        "source": doc["source"],
+        "n_images": doc["n_images"],
+        "n_options": doc["n_options"],
+        "cluster": doc["cluster"],
+        "kind": doc["kind"],
+        "gold": doc["gold_letter"] if doc["kind"] == MULTIPLE_CHOICE else doc["answer"],
+        "reply": reply,
+        "items_evaluated": doc["items_evaluated"],
+        "items_total": doc["items_total"],
+        # which benchmark file the document came from (benchmark_modified: not the pinned upstream one)
+        "benchmark_sha256": doc.get("benchmark_sha256"),
+        "benchmark_modified": doc.get("benchmark_modified"),
+    }
 
 
 def mean_score(items: Sequence[Mapping[str, Any]]) -> float:
