@@ -58,14 +58,15 @@ def _shut(sock: socket.socket) -> None:
 
 def _watch(connection: http.client.HTTPConnection, sockets: _Sockets) -> None:
     """Register the connection's TCP socket as soon as it exists (before a proxy tunnel or TLS is set up)."""
-    create = connection._create_connection  # http.client opens its socket through this attribute
+    # http.client opens its socket through this instance attribute (CPython's, not in typeshed's stubs)
+    create = connection._create_connection  # type: ignore[attr-defined]
 
     def create_and_watch(*args: Any, **kwargs: Any) -> socket.socket:
         sock = create(*args, **kwargs)
         sockets.add(sock)
         return sock
 
-    connection._create_connection = create_and_watch
+    connection._create_connection = create_and_watch  # type: ignore[attr-defined]
 
 
 def _opener(sockets: _Sockets) -> urllib.request.OpenerDirector:
@@ -89,7 +90,8 @@ def _opener(sockets: _Sockets) -> urllib.request.OpenerDirector:
 
     class SecureHandler(urllib.request.HTTPSHandler):
         def https_open(self, req: urllib.request.Request) -> Any:
-            return self.do_open(SecureConnection, req, context=self._context)
+            # the SSL context HTTPSHandler keeps from its constructor (CPython's, not in typeshed's stubs)
+            return self.do_open(SecureConnection, req, context=self._context)  # type: ignore[attr-defined]
 
     return urllib.request.build_opener(Handler, SecureHandler)
 

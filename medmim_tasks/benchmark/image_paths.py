@@ -71,7 +71,7 @@ class ImageLocator:
 
     def root(self, dataset: SourceDataset) -> Path:
         if dataset.name not in self._roots:
-            self._roots[dataset.name] = image_root(dataset, self.environ)  # type: ignore[arg-type]
+            self._roots[dataset.name] = image_root(dataset, self.environ)
         return self._roots[dataset.name]
 
     def resolve(self, dataset: SourceDataset, relative: str) -> Path | None:

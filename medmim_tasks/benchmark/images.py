@@ -58,7 +58,7 @@ def max_image_side_setting(
     side: int | None | FromTaskYaml = setting(MAX_IMAGE_SIDE_VARIABLE, environ)
     if side is FROM_TASK_YAML:
         return checked_max_image_side((lmms_eval_specific_kwargs or {}).get(MAX_IMAGE_SIDE_KEY))
-    return side  # type: ignore[return-value]
+    return side
 
 
 def fitted_size(size: tuple[int, int], max_image_side: int) -> tuple[int, int]:
@@ -133,12 +133,12 @@ def _stretch_to_8_bit(image: Image.Image) -> Image.Image:
         return Image.new("L", image.size, _constant_gray(low.item(), pixels.dtype.kind == "f"))
     if pixels.dtype.kind == "u" and pixels.dtype.itemsize == 2:
         table = _lookup_table_8_bit(int(low), int(high))
-        scaled = np.empty(pixels.shape, dtype=np.uint8)
+        looked_up = np.empty(pixels.shape, dtype=np.uint8)
         rows = max(1, _LOOKUP_CHUNK_PIXELS // pixels.shape[1])
         for start in range(0, pixels.shape[0], rows):
             # every uint16 indexes the 65,536-entry table: "wrap" only skips the bounds checks
-            np.take(table, pixels[start : start + rows], out=scaled[start : start + rows], mode="wrap")
-        return Image.fromarray(scaled)
+            np.take(table, pixels[start : start + rows], out=looked_up[start : start + rows], mode="wrap")
+        return Image.fromarray(looked_up)
     if pixels.dtype.kind in "iu":
         span = int(high) - int(low)
         scaled = ((pixels.astype(np.int64) - int(low)) * 255 + span // 2) // span

@@ -38,7 +38,8 @@ class BenchmarkFormatError(ValueError):
 class Item(NamedTuple):
     """One validated benchmark item of one split, in file order (immutable; a tuple, cheap to build)."""
 
-    index: int
+    # the item's position in its split file; a field may shadow tuple.index (Item is never searched with .index())
+    index: int  # type: ignore[assignment]
     id: str
     images: tuple[str, ...]
     user_turn: str
@@ -56,7 +57,7 @@ class Item(NamedTuple):
 
 def benchmark_dir(environ: os._Environ[str] | dict[str, str] | None = None) -> Path:
     """Folder with the six upstream JSON files: MEDMIM_BENCHMARK_DIR or ~/.cache/medmim/benchmark."""
-    return setting(BENCHMARK_DIR_VARIABLE, environ)  # type: ignore[no-any-return]
+    return setting(BENCHMARK_DIR_VARIABLE, environ)
 
 
 def split_file(split: Split, environ: os._Environ[str] | dict[str, str] | None = None) -> Path:

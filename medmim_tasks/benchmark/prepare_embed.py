@@ -209,7 +209,7 @@ class PrepareReport:
 
 
 def _walk_files(root: Path) -> list[Path]:
-    found = []
+    found: list[Path] = []
     for folder, _, names in os.walk(root):
         found.extend(Path(folder) / name for name in names)
     return found

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from medmim_tasks.results.tables import markdown_table
@@ -78,7 +79,7 @@ def _dry_run(sweep: Any, only: list[str]) -> int:
     return 0
 
 
-def _frame(rows: list[tuple[str, ...]]) -> Any:
+def _frame(rows: Sequence[Sequence[str]]) -> Any:
     import pandas as pd
 
     return pd.DataFrame(rows[1:], columns=list(rows[0]))

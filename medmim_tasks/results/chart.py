@@ -27,7 +27,7 @@ def accuracy_chart_png(report: Report) -> bytes:
     width = 0.8 / n_models
     positions = np.arange(len(CHART_COLUMNS))
     figure, axes = plt.subplots(figsize=(min(4 + 1.3 * len(CHART_COLUMNS) * (0.6 + 0.25 * n_models), 16), 4.2), dpi=DPI)
-    colours = plt.get_cmap("tab10").colors
+    colours = matplotlib.color_sequences["tab10"]
     chance = _chance_per_column(report)
     for index, model in enumerate(models):
         row = board.iloc[index]

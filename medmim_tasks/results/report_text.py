@@ -31,7 +31,9 @@ def fmt(value: object) -> str:
         return ""
     if isinstance(value, (int, np.integer)):
         return str(int(value))
-    return f"{float(value):.{DECIMALS}f}"
+    if isinstance(value, (float, np.floating)):
+        return f"{float(value):.{DECIMALS}f}"
+    raise TypeError(f"{value!r} is not a number to show")
 
 
 def fmt_interval(value: object, low: object, high: object) -> str:

@@ -64,7 +64,7 @@ def keep_replies_as_made(chunk: int) -> None:
         return replies
 
     execute_in_chunks.medmim_chunk = chunk  # type: ignore[attr-defined]
-    ResponseCache.execute = execute_in_chunks  # type: ignore[method-assign]
+    ResponseCache.execute = execute_in_chunks
 
 
 DAMAGED_SUFFIX = ".damaged"

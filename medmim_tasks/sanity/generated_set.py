@@ -18,6 +18,7 @@ rewritten whenever the folder is incomplete or was written by another generator 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -127,7 +128,7 @@ class SanityItem:
 
 def sanity_dir(environ: Mapping[str, str] | None = None) -> Path:
     """Folder of the generated set: MEDMIM_SANITY_DIR or ~/.cache/medmim/sanity."""
-    return setting(SANITY_DIR_VARIABLE, environ)  # type: ignore[no-any-return]
+    return setting(SANITY_DIR_VARIABLE, environ)
 
 
 def images_dir(root: Path) -> Path:
@@ -141,7 +142,7 @@ def question_type_of(source: str) -> QuestionType:
     if name not in QUESTION_TYPES_BY_NAME:
         known = ", ".join(prefix + qtype.name for qtype in QUESTION_TYPES)
         raise ValueError(f"source {source!r} names no sanity question type; known sources: {known}")
-    return QUESTION_TYPES_BY_NAME[name]  # type: ignore[index]
+    return QUESTION_TYPES_BY_NAME[name]
 
 
 # ---------------------------------------------------------------- the items
@@ -198,7 +199,7 @@ def _brightness_pictures(rng: random.Random, paths: list[str], second_brighter: 
     levels += [rng.randint(30, 220) for _ in paths[2:]]
     pictures = []
     for path, level in zip(paths, levels):
-        organ = Shape("ellipse", (112, 112), (80, 66), (level + 20,) * 3)  # type: ignore[arg-type]
+        organ = Shape("ellipse", (112, 112), (80, 66), (level + 20,) * 3)
         pictures.append(Picture(path, (level, level, level), (organ,)))
     return pictures
 
@@ -316,7 +317,11 @@ def render(picture: Picture) -> Image.Image:
     return image
 
 
-def _write_atomically(path: Path, write: Callable[[BinaryIO], None]) -> None:
+def _save_png(picture: Picture, handle: BinaryIO) -> None:
+    render(picture).save(handle, format="PNG")
+
+
+def _write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
     """Write through `atomic_file` (in a folder made if missing): concurrent builders never see half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_file(path) as handle:
@@ -353,7 +358,7 @@ def ensure_sanity_set(root: Path | None = None, items_per_type: int = ITEMS_PER_
     if complete:
         return root
     for picture in pictures:
-        _write_atomically(image_root / picture.relative, lambda handle, p=picture: render(p).save(handle, format="PNG"))
+        _write_atomically(image_root / picture.relative, functools.partial(_save_png, picture))
     _write_atomically(root / ITEMS_FILE, lambda handle: handle.write(items_text.encode("utf-8")))
     _write_atomically(marker_path, lambda handle: handle.write((json.dumps(marker, indent=1) + "\n").encode("utf-8")))
     return root

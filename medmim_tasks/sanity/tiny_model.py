@@ -56,13 +56,14 @@ def build_tiny_llava(output_dir: Path, extra_text: str = "", seed: int = 0) -> P
     from transformers import LlavaForConditionalGeneration
 
     output_dir = Path(output_dir)
-    settings = {"vocabulary": _vocabulary(extra_text), "seed": seed}
+    words = _vocabulary(extra_text)
+    settings = {"vocabulary": words, "seed": seed}
     marker = output_dir / MARKER_FILE
     if marker.is_file() and json.loads(marker.read_text()) == settings:
         return output_dir
     output_dir.mkdir(parents=True, exist_ok=True)
 
-    vocabulary = {token: index for index, token in enumerate(settings["vocabulary"])}
+    vocabulary = {token: index for index, token in enumerate(words)}
     torch.manual_seed(seed)
     model = LlavaForConditionalGeneration(_tiny_config(vocabulary)).eval()
     model.generation_config.pad_token_id = vocabulary["<pad>"]

@@ -176,14 +176,13 @@ def _read_cache(path: Path) -> float | None:
         raise JudgeError(f"{path}: unreadable judge cache entry ({error}); delete the file to ask again.") from error
     score = entry.get("score") if isinstance(entry, dict) else None
     verdict = entry.get("verdict") if isinstance(entry, dict) else None
-    well_formed = (
+    if not (
         isinstance(score, (int, float))
         and not isinstance(score, bool)
         and score in SCORES
         and isinstance(verdict, str)
         and parse_score(verdict) == score
-    )
-    if not well_formed:
+    ):
         raise JudgeError(
             f"{path}: judge cache entry is not a well-formed verdict (score {score!r} from verdict {verdict!r}; "
             "expected a score of 1, 0.5 or 0 that its verdict states); delete the file to ask again."

@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 def on_missing_policy(environ: Mapping[str, str]) -> str:
     """MEDMIM_ON_MISSING: `error` (default) or `skip`; any other value is an error naming the variable."""
-    return setting(ON_MISSING_VARIABLE, environ)  # type: ignore[no-any-return]
+    return setting(ON_MISSING_VARIABLE, environ)
 
 
 def item_doc(task: str, item: Item, image_paths: list[str], cluster: str) -> dict[str, Any]:

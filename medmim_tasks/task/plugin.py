@@ -79,7 +79,7 @@ def add_tasks_to_task_manager() -> bool:
         return original(self, paths, *args, **kwargs)
 
     setattr(initialize_tasks, _MARK, True)
-    TaskManager.initialize_tasks = initialize_tasks  # type: ignore[method-assign]
+    TaskManager.initialize_tasks = initialize_tasks
     return True
 
 
@@ -134,7 +134,7 @@ def check_data_before_evaluation() -> bool:
         return names
 
     setattr(match_tasks, _CHECK_MARK, True)
-    TaskManager.match_tasks = match_tasks  # type: ignore[method-assign]
+    TaskManager.match_tasks = match_tasks
     return True
 
 
