@@ -31,7 +31,6 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from medmim_tasks import __version__
 from medmim_tasks.results.run_files import SWEEP_RUN_FILE
 from medmim_tasks.runners.command import lmms_eval_cli_command
 from medmim_tasks.runners.resumable import keep_unmerged_replies
@@ -43,7 +42,7 @@ from medmim_tasks.runners.sweep_plan import (
     SweepFileError,
     cache_folder,
     config_hash,
-    lmms_eval_version,
+    configuration,
     lock_file,
     run_folder,
 )
@@ -224,21 +223,14 @@ def _write_record(folder: Path, sweep: Sweep, spec: ModelSpec) -> None:
     record_file = folder / SWEEP_RUN_FILE
     if record_file.exists():
         return
+    config = configuration(sweep, spec)
+    del config["medmim_tasks_code"]  # in the hash; the record names the version
     record = {
         "name": spec.name,
         "sweep_file": str(sweep.file.resolve()),
         "config_hash": config_hash(sweep, spec),
-        "model": spec.model,
-        "model_args": spec.model_args,
-        "gen_kwargs": spec.gen_kwargs,
-        "batch_size": spec.batch_size,
         "processes": spec.processes,
-        "tasks": sweep.tasks,
-        "limit": sweep.limit,
-        "medmim_tasks": __version__,
-        "lmms_eval": lmms_eval_version(),
-        "settings": dict(sweep.settings),
-        "benchmark_sha256": dict(sweep.benchmark_sha256),
+        **config,
     }
     with record_file.open("x", encoding="utf-8") as handle:
         json.dump(record, handle, indent=2)

@@ -218,9 +218,9 @@ def benchmark_checksums(environ: Mapping[str, str]) -> dict[str, str]:
     return checksums
 
 
-def config_hash(sweep: Sweep, spec: ModelSpec) -> str:
-    """Hash of everything that decides a model's results (not its label, not the number of processes)."""
-    config = {
+def configuration(sweep: Sweep, spec: ModelSpec) -> dict[str, Any]:
+    """Everything that decides a model's results (not its label, not the number of processes)."""
+    return {
         "model": spec.model,
         "model_args": spec.model_args,
         "gen_kwargs": spec.gen_kwargs,
@@ -233,7 +233,11 @@ def config_hash(sweep: Sweep, spec: ModelSpec) -> str:
         "settings": dict(sweep.settings),
         "benchmark_sha256": dict(sweep.benchmark_sha256),
     }
-    return hashlib.sha256(json.dumps(config, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def config_hash(sweep: Sweep, spec: ModelSpec) -> str:
+    """SHA-256 of the configuration (see `configuration`)."""
+    return hashlib.sha256(json.dumps(configuration(sweep, spec), sort_keys=True).encode("utf-8")).hexdigest()
 
 
 def lmms_eval_version() -> str:
