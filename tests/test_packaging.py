@@ -1,7 +1,8 @@
-"""The wheel ships every task YAML inside the package and nothing generic at top level."""
+"""The wheel ships the package (its sub-packages and every task YAML) and nothing else: no test-only code, nothing generic at top level."""
 
 from __future__ import annotations
 
+import ast
 import configparser
 import subprocess
 import sys
@@ -49,3 +50,58 @@ def test_entry_points_and_pins(wheel: zipfile.ZipFile) -> None:
     requires = [line for line in wheel.read(metadata).decode().splitlines() if line.startswith("Requires-Dist:")]
     assert any("lmms-eval" in line and "<0.8" in line for line in requires)
     assert any(line.startswith("Requires-Dist: filelock") and "<4" in line for line in requires)
+
+
+def test_only_the_package_and_its_task_files_are_shipped(wheel: zipfile.ZipFile) -> None:
+    """medmim_tasks/ with its sub-packages and yaml_tasks: no tests/, no utils/, nothing else."""
+    sub_packages = {path.parent.name for path in (REPO / "medmim_tasks").glob("*/__init__.py")}
+    allowed_folders = {"medmim_tasks", *(f"medmim_tasks/{name}" for name in sub_packages), "medmim_tasks/yaml_tasks", "medmim_tasks/yaml_tasks/manifests"}
+    shipped = [name for name in wheel.namelist() if ".dist-info/" not in name]
+    assert not [name for name in shipped if name.rsplit("/", 1)[0] not in allowed_folders]
+    python_files = {name for name in shipped if name.endswith(".py") and not name.startswith("medmim_tasks/yaml_tasks/")}
+    in_repository = {path.relative_to(REPO).as_posix() for path in (REPO / "medmim_tasks").rglob("*.py") if "__pycache__" not in path.parts}
+    assert python_files == in_repository
+
+
+def _module_name(file_name: str) -> str:
+    parts = file_name[: -len(".py")].split("/")
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _references(source: str, modules: set[str]) -> set[str]:
+    """The package modules a source imports (anywhere, also inside functions) or names as a string (`python -m ...`)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+            found.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            found.add(node.value)
+    return found & modules
+
+
+def test_every_shipped_module_is_used_by_the_package(wheel: zipfile.ZipFile) -> None:
+    """Code that only tests or utils/ import does not ship: every module is reached from an entry point.
+
+    The roots are the wheel's entry points, the task YAMLs' `utils.py` shim, and `medmim_tasks` itself
+    (its public `extract_choice`); a module is reached when a reached one imports it or names it for
+    `python -m` (and a package's `__init__` when one of its modules is reached).
+    """
+    sources = {_module_name(name): wheel.read(name).decode("utf-8") for name in wheel.namelist() if name.endswith(".py")}
+    modules = set(sources)
+    [entry_points_file] = [n for n in wheel.namelist() if n.endswith(".dist-info/entry_points.txt")]
+    parser = configparser.ConfigParser()
+    parser.read_string(wheel.read(entry_points_file).decode())
+    roots = {value.split(":")[0] for section in parser.sections() for value in parser[section].values()}
+    pending = roots | {"medmim_tasks", "medmim_tasks.yaml_tasks.utils"}
+    reached: set[str] = set()
+    while pending:
+        module = pending.pop()
+        if module in reached:
+            continue
+        reached.add(module)
+        parent = module.rpartition(".")[0]
+        pending |= _references(sources[module], modules) | ({parent} if parent in modules else set())
+    assert not sorted(modules - reached), "shipped but never imported by the package (used only by tests or utils/?)"
