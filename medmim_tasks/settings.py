@@ -1,7 +1,7 @@
 """Every `MEDMIM_*` environment variable the package reads: one table, one reader, one docs page.
 
 Each variable has a row in SETTINGS: its default, what it does, whether it changes results (a sweep
-hashes and records those, see medmim_tasks.runners.sweep) and the parser that turns its text into a value
+hashes and records those, see medmim_tasks.runners.sweep_plan) and the parser that turns its text into a value
 or raises SettingError naming the variable and the fix. Modules read a variable with
 `setting(name, environ)` (the parsed value) or `raw_setting(name, environ)` (its text, to say where a
 value came from); both take an explicit mapping for tests and default to this process's environment.
