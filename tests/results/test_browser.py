@@ -158,3 +158,19 @@ def test_recorded_max_image_side_renders_the_smaller_view(browser_runs: BrowserR
     thumbnails = make_thumbnails(data.image_requests[:6], cache=browser_runs.page.parent / "side-cache", progress=False)
     assert all(max(t.model_size) == 20 for t in thumbnails if t.model_size)
     assert all(max(Image.open(__import__("io").BytesIO(t.jpeg)).size) == 20 for t in thumbnails if t.jpeg)
+
+
+@pytest.mark.slow
+def test_browser_measurement_script_runs(benchmark_dir: Path, tmp_path: Path) -> None:
+    """utils/browser_full_run.py's quickest part (its numbers are read by people, never asserted)."""
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "utils/browser_full_run.py", "--benchmark-dir", str(benchmark_dir), "--skip-full", "--per-split", "1",
+         "--work-dir", str(tmp_path)],
+        cwd=repo, capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "full run, thumbnails from realistic images" in done.stdout

@@ -110,3 +110,13 @@ def test_every_thumbnail_loads_and_missing_images_name_their_path(browser: Chrom
     assert rad
     placeholders = browser.evaluate("[...document.querySelectorAll('.missing')].map((m) => m.textContent)")
     assert placeholders and all(text.startswith(f"missing image: {browser_runs.missing_root}/") for text in placeholders)
+
+
+def test_filters_in_the_address_are_restored(browser: Chromium, browser_runs: BrowserRuns) -> None:
+    browser.open(browser_runs.page.as_uri() + "#dataset=ODIR&compare=A+right%2C+B+wrong")
+    data = json.loads(browser.evaluate("document.getElementById('medmim-data').textContent"))
+    expected = [doc["key"] for doc in data["docs"] if doc["dataset"] == "ODIR" and [r["outcome"] for r in doc["runs"]] == ["right", "wrong"]]
+    assert expected and browser.evaluate(SHOWN) == expected
+    assert browser.evaluate("document.getElementById('f-compare').value") == "A right, B wrong"
+    choose(browser, "dataset", "")
+    assert browser.evaluate("location.hash") == "#compare=A+right%2C+B+wrong"

@@ -87,7 +87,18 @@
     for (const name of FILTERS) wanted[name] = $("f-" + name).value;
     const words = $("f-search").value.toLowerCase().split(/\s+/).filter(Boolean);
     state.shown = DOCS.filter((doc) => matches(doc, wanted, words));
+    const chosen = Object.entries({ ...wanted, search: $("f-search").value }).filter(([, value]) => value);
+    history.replaceState(null, "", chosen.length ? "#" + new URLSearchParams(chosen).toString() : location.pathname);
     show(0);
+  }
+
+  // Filters from the address (#dataset=ODIR&compare=...), so a view can be bookmarked or shared.
+  function readAddress() {
+    const given = new URLSearchParams(location.hash.slice(1));
+    for (const [name, value] of given) {
+      const input = $("f-" + name);
+      if (input && (input.tagName !== "SELECT" || [...input.options].some((o) => o.value === value))) input.value = value;
+    }
   }
 
   function figure(index, n) {
@@ -154,6 +165,7 @@
 
   $("runs").textContent = RUNS.map((r, i) => (TWO ? "ABCDEF"[i] + ": " : "") + r.label + " (" + r.results_file + ")").join("   ");
   setUpFilters();
+  readAddress();
   apply();
   window.medmimBrowser = { apply: apply, show: show, state: state };
 })();
