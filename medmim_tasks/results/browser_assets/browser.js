@@ -95,6 +95,7 @@
   // Filters from the address (#dataset=ODIR&compare=...), so a view can be bookmarked or shared.
   function readAddress() {
     const given = new URLSearchParams(location.hash.slice(1));
+    for (const name of [...FILTERS, "search"]) $("f-" + name).value = "";
     for (const [name, value] of given) {
       const input = $("f-" + name);
       if (input && (input.tagName !== "SELECT" || [...input.options].some((o) => o.value === value))) input.value = value;
@@ -167,5 +168,6 @@
   setUpFilters();
   readAddress();
   apply();
+  window.addEventListener("hashchange", () => { readAddress(); apply(); });  // an address typed or pasted
   window.medmimBrowser = { apply: apply, show: show, state: state };
 })();
