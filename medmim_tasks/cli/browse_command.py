@@ -9,9 +9,9 @@ from typing import Any
 
 from medmim_tasks.benchmark.items import BenchmarkFormatError
 from medmim_tasks.cli.arguments import positive_int
-from medmim_tasks.results.browser_build import BrowserError, build_browser
+from medmim_tasks.results.browser_build import BrowserError, build_browser, check_outside_image_folders
 from medmim_tasks.results.browser_page import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from medmim_tasks.results.browser_thumbnails import THUMBNAIL_SIDE
+from medmim_tasks.results.browser_thumbnails import THUMBNAIL_SIDE, thumbnail_cache_dir
 from medmim_tasks.results.runs import RunFormatError
 from medmim_tasks.runners.output_folder import OutputFolderError, writable_folder
 
@@ -28,6 +28,7 @@ def page_size(text: str) -> int:
 def run(args: argparse.Namespace) -> int:
     page = Path(args.output).expanduser()
     try:
+        check_outside_image_folders(page, cache=thumbnail_cache_dir())  # before the write test below
         writable_folder(page.parent, "-o/--output")
         built = build_browser(
             args.runs, page, page_size=args.page_size, max_image_side=args.max_image_side,

@@ -10,7 +10,12 @@ from pathlib import Path
 from medmim_tasks.benchmark.sources import SOURCE_DATASETS, image_root
 from medmim_tasks.results.browser_data import browser_data
 from medmim_tasks.results.browser_page import DEFAULT_PAGE_SIZE, files_folder, write_browser_page
-from medmim_tasks.results.browser_thumbnails import THUMBNAIL_SIDE, make_thumbnails
+from medmim_tasks.results.browser_thumbnails import (
+    THUMBNAIL_CACHE_VARIABLE,
+    THUMBNAIL_SIDE,
+    make_thumbnails,
+    thumbnail_cache_dir,
+)
 from medmim_tasks.results.runs import Run, RunFormatError, load_runs
 
 
@@ -43,16 +48,20 @@ def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
-def check_outside_image_folders(page: Path, environ: Mapping[str, str] | None = None) -> None:
-    """Refuse a page (or its thumbnail folder) inside an image folder: the browser never writes there."""
-    target = Path(os.path.realpath(page.expanduser()))
-    for dataset in SOURCE_DATASETS:
-        root = Path(os.path.realpath(image_root(dataset, environ)))  # type: ignore[arg-type]
-        if _inside(target, root):
-            raise BrowserError(
-                f"{page} lies inside the {dataset.name} image folder {root}; the browser never writes into image "
-                "folders. Fix: choose a page path elsewhere with -o/--output."
-            )
+def check_outside_image_folders(page: Path, environ: Mapping[str, str] | None = None, cache: Path | None = None) -> None:
+    """Refuse a page (with its thumbnail folder) or a thumbnail cache inside an image folder: never written there."""
+    written = [(page, "choose a page path elsewhere with -o/--output")]
+    if cache is not None:
+        written.append((cache, f"set {THUMBNAIL_CACHE_VARIABLE} to a folder outside the image folders"))
+    for path, fix in written:
+        target = Path(os.path.realpath(path.expanduser()))
+        for dataset in SOURCE_DATASETS:
+            root = Path(os.path.realpath(image_root(dataset, environ)))  # type: ignore[arg-type]
+            if _inside(target, root):
+                raise BrowserError(
+                    f"{path} lies inside the {dataset.name} image folder {root}; the browser never writes into image "
+                    f"folders. Fix: {fix}."
+                )
 
 
 def build_browser(
@@ -70,7 +79,8 @@ def build_browser(
     """Read the runs, render their images' thumbnails (cached) and write the page beside its `_files` folder."""
     if not 1 <= len(run_paths) <= 2:
         raise BrowserError(f"give one run, or two runs to compare side by side; got {len(run_paths)}")
-    check_outside_image_folders(page, environ)
+    cache = thumbnail_cache_dir() if cache is None else cache
+    check_outside_image_folders(page, environ, cache)
     runs = [one_run(path) for path in run_paths]
     if len(runs) == 2 and runs[0].results_file.resolve() == runs[1].results_file.resolve():
         raise BrowserError(f"both arguments name the same run ({runs[0].results_file}); give two different runs")

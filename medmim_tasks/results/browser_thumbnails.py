@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import os
+import re
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -136,6 +137,9 @@ def make_thumbnails(
         return list(tqdm(results, total=len(requests), desc="thumbnails", unit="image", disable=not progress))
 
 
+_CONTENT_NAME = re.compile(r"[0-9a-f]{24}\.jpg")  # what content_name gives; other files are left alone
+
+
 def content_name(jpeg: bytes) -> str:
     """The file name a thumbnail gets beside the page: the start of its SHA-256 (identical ones shared)."""
     return f"{hashlib.sha256(jpeg).hexdigest()[:24]}.jpg"
@@ -157,6 +161,6 @@ def write_thumbnail_files(thumbnails: Sequence[Thumbnail], folder: Path) -> list
         names.append(name)
     kept = set(names)
     for old in folder.glob("*.jpg"):  # thumbnails of an earlier page at this path that this one no longer shows
-        if old.name not in kept:
+        if old.name not in kept and _CONTENT_NAME.fullmatch(old.name):
             old.unlink()
     return names

@@ -67,6 +67,37 @@ def test_a_page_inside_an_image_folder_is_refused(tmp_path: Path) -> None:
     with pytest.raises(BrowserError, match="never writes into image folders"):
         check_outside_image_folders(tmp_path / "images" / "ODIR" / "page.html", {"MEDMIM_IMAGE_ROOT": str(tmp_path / "images")})
     check_outside_image_folders(tmp_path / "elsewhere" / "page.html", {"MEDMIM_IMAGE_ROOT": str(tmp_path / "images")})
+    with pytest.raises(BrowserError, match="MEDMIM_THUMBNAIL_CACHE"):
+        check_outside_image_folders(
+            tmp_path / "page.html", {"MEDMIM_IMAGE_ROOT": str(tmp_path / "images")}, cache=tmp_path / "images" / "EMBED" / "thumbs"
+        )
+
+
+def test_cli_takes_one_or_two_runs_and_refuses_a_page_in_an_image_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from medmim_tasks.cli.main import main
+
+    monkeypatch.setenv("MEDMIM_IMAGE_ROOT", str(tmp_path / "images"))
+    assert main(["browse", "a", "b", "c", "-o", str(tmp_path / "page.html")]) == 2
+    assert "give one run, or two runs to compare side by side; got 3" in capsys.readouterr().err
+    (tmp_path / "images" / "ODIR").mkdir(parents=True)
+    assert main(["browse", "a", "-o", str(tmp_path / "images" / "ODIR" / "page.html")]) == 2
+    assert "never writes into image folders" in capsys.readouterr().err
+    assert list((tmp_path / "images").rglob("*")) == [tmp_path / "images" / "ODIR"]
+
+
+def test_only_thumbnails_of_the_page_are_removed_from_its_folder(tmp_path: Path) -> None:
+    image = tmp_path / "a.png"
+    Image.new("L", (8, 8), 3).save(image)
+    thumbnails = make_thumbnails([ImageRequest(str(image), str(image), None)], cache=tmp_path / "cache", progress=False)
+    folder = tmp_path / "page_files"
+    folder.mkdir()
+    stale, foreign = folder / ("0" * 24 + ".jpg"), folder / "holiday.jpg"
+    stale.write_bytes(b"old")
+    foreign.write_bytes(b"mine")
+    [name] = browser_thumbnails.write_thumbnail_files(thumbnails, folder)
+    assert sorted(path.name for path in folder.iterdir()) == sorted([str(name), "holiday.jpg"])
 
 
 @pytest.mark.slow
