@@ -30,6 +30,7 @@ DEFAULT_IMAGE_ROOT = "~/.cache/medmim/images"
 DEFAULT_SANITY_DIR = "~/.cache/medmim/sanity"
 DEFAULT_TINY_MODEL_DIR = "~/.cache/medmim/tiny-llava"
 DEFAULT_JUDGE_CACHE_DIR = "~/.cache/medmim/judge"
+DEFAULT_THUMBNAIL_CACHE_DIR = "~/.cache/medmim/thumbnails"
 DEFAULT_JUDGE_TIMEOUT_S = 60.0
 DEFAULT_JUDGE_ATTEMPTS = 5
 DEFAULT_JUDGE_BACKOFF_S = 1.0
@@ -224,6 +225,8 @@ SETTINGS: tuple[Setting, ...] = (
             "permits a modified benchmark file; the benchmark SHA-256 in the hash say what was read", _yes_no),
     Setting("MEDMIM_TINY_MODEL_DIR", f"`{DEFAULT_TINY_MODEL_DIR}`", "where `medmim demo` builds its tiny random LLaVA", False,
             "used by `medmim demo` only; a sweep names its model in model_args", _path_or(DEFAULT_TINY_MODEL_DIR)),
+    Setting("MEDMIM_THUMBNAIL_CACHE", f"`{DEFAULT_THUMBNAIL_CACHE_DIR}`", "folder of cached thumbnails of `medmim browse`", False,
+            "used by `medmim browse` only, after a run", _path_or(DEFAULT_THUMBNAIL_CACHE_DIR)),
 )
 SETTINGS_BY_NAME: dict[str, Setting] = {entry.name: entry for entry in SETTINGS}
 

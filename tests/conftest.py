@@ -88,5 +88,8 @@ def medmim_env(benchmark_dir: Path, synthetic_image_root: Path, monkeypatch: pyt
     return dict(os.environ)
 
 
+# Two real dummy runs and their browser page (tests/results/test_browser*.py).
+from browser_runs import browser_runs  # noqa: E402, F401
+
 # The model-family matrix's documents (tests/family_checks.py), for every tests/test_family_*.py.
 from family_checks import family_benchmark, family_env  # noqa: E402, F401

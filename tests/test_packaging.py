@@ -35,6 +35,12 @@ def test_every_yaml_and_manifest_is_in_the_wheel(wheel: zipfile.ZipFile) -> None
         assert f"medmim_tasks/yaml_tasks/{path.relative_to(REPO / 'yaml_tasks').as_posix()}" in names
 
 
+def test_the_browser_page_assets_are_in_the_wheel(wheel: zipfile.ZipFile) -> None:
+    assets = sorted(p.name for p in (REPO / "medmim_tasks" / "results" / "browser_assets").iterdir())
+    assert assets == ["browser.css", "browser.js"]
+    assert {f"medmim_tasks/results/browser_assets/{name}" for name in assets} <= set(wheel.namelist())
+
+
 def test_nothing_generic_lands_at_top_level(wheel: zipfile.ZipFile) -> None:
     top = {name.split("/")[0] for name in wheel.namelist()}
     assert {entry for entry in top if not entry.endswith(".dist-info")} == {"medmim_tasks"}
