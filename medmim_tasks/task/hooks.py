@@ -9,6 +9,7 @@ from medmim_tasks.benchmark.images import ImageDecodeError, load_image, max_imag
 from medmim_tasks.benchmark.items import MULTIPLE_CHOICE
 from medmim_tasks.scoring.extraction import extract_choice
 from medmim_tasks.scoring.metrics import token_f1_recall
+from medmim_tasks.scoring.text_credit import credited_by_text
 from medmim_tasks.task.documents import build_docs
 from medmim_tasks.task.prompts import doc_messages, doc_text
 
@@ -103,6 +104,7 @@ def process_results(doc: Mapping[str, Any], results: Sequence[Any]) -> dict[str,
         record["parsed"] = parsed
         return {
             "mc_acc": {**record, **_scored(parsed == doc["gold_letter"], doc)},
+            "mc_acc_text": _scored(credited_by_text(parsed, options, doc["gold_letter"]), doc),  # a twin letter counts
             "mc_parsed": _scored(parsed is not None, doc),
             "mc_chance": _scored(1.0 / len(options), doc),
             "coverage": coverage,
