@@ -25,6 +25,7 @@ from medmim_tasks.results.report import (
     build_report,
     fmt,
 )
+from medmim_tasks.results.circular_compare import circular_comparison_rows
 from medmim_tasks.results.runs import METRIC_PREFIXES, Run
 from medmim_tasks.results.statistics import (
     BOOTSTRAP_RESAMPLES,
@@ -97,6 +98,7 @@ def compare_runs(
                     _row(name, metric, percent[metric], len(both), a.mean(), b.mean(), result.low, result.high, result.p_value,
                          f"paired bootstrap ({resamples} resamples, seed {seed})", alpha)
                 )  # fmt: skip
+    rows.extend(circular_comparison_rows(run_a, run_b, alpha, resamples, seed, confidence))  # item-level, circular runs only
     table = pd.DataFrame(rows)
     return Comparison(label_a, label_b, table, tuple(_sentences(table, label_a, label_b, alpha)), tuple(notes))
 

@@ -26,8 +26,8 @@ def process_circular_results(doc: Mapping[str, Any], results: Sequence[Any]) -> 
     """The plain multiple-choice scores of one shift (`mc_acc` over all shifts), plus one shift record per
     item-level metric (grouped by item in their aggregations: medmim_tasks.scoring.circular)."""
     scores = process_results(doc, results)
-    scores["mc_acc"].update({field: doc[field] for field in SHIFT_FIELDS})
     options = {option["letter"]: option["text"] for option in doc["options"]}
     record = shift_record(doc, scores["mc_acc"]["parsed"], options)
+    scores["mc_acc"].update({field: doc[field] for field in SHIFT_FIELDS}, chosen_text=record["chosen_text"])  # for reports
     scores.update({metric: dict(record) for metric in CIRCULAR_METRICS + CIRCULAR_SPLIT_ONLY_METRICS})
     return scores
