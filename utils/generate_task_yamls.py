@@ -24,8 +24,8 @@ sys.path.insert(0, str(REPO_ROOT))
 
 from medmim_tasks.benchmark.circular_splits import circular_name  # noqa: E402
 from medmim_tasks.sanity.generated_set import SANITY_TASK  # noqa: E402
-from medmim_tasks.scoring.circular import CIRCULAR_AGGREGATIONS, CIRCULAR_METRICS  # noqa: E402
 from medmim_tasks.sanity.scoring import sanity_metric_names  # noqa: E402
+from medmim_tasks.scoring.circular import CIRCULAR_AGGREGATIONS, CIRCULAR_METRICS  # noqa: E402
 
 TASKS_DIR = REPO_ROOT / "yaml_tasks"
 TEMPLATE_FILE = "_default_template_yaml"

@@ -16,6 +16,7 @@ import pandas as pd
 
 from medmim_tasks.benchmark.items import MULTIPLE_CHOICE
 from medmim_tasks.benchmark.splits import GROUPS, SPLITS
+from medmim_tasks.results.circular_compare import circular_comparison_rows
 from medmim_tasks.results.report import (
     ACCURACY,
     ACCURACY_COLUMNS,
@@ -25,7 +26,6 @@ from medmim_tasks.results.report import (
     build_report,
     fmt,
 )
-from medmim_tasks.results.circular_compare import circular_comparison_rows
 from medmim_tasks.results.runs import METRIC_PREFIXES, Run
 from medmim_tasks.results.statistics import (
     BOOTSTRAP_RESAMPLES,

@@ -19,8 +19,8 @@ from typing import Any
 
 import pandas as pd
 
-from medmim_tasks.benchmark.sources import dataset_for_source
 from medmim_tasks.benchmark.circular_splits import circular_name, plain_name, split_of_task
+from medmim_tasks.benchmark.sources import dataset_for_source
 from medmim_tasks.benchmark.splits import SPLITS, SPLITS_BY_TASK
 
 RESULTS_SUFFIX = "_results.json"

@@ -95,13 +95,11 @@ def process_results(doc: Mapping[str, Any], results: Sequence[Any]) -> dict[str,
         "benchmark_sha256": doc.get("benchmark_sha256"),
         "benchmark_modified": doc.get("benchmark_modified"),
     }
-    # Share of the split's items that became documents: 1.0 unless MEDMIM_ON_MISSING=skip left
-    # items out, so a partial run states itself in the results file.
+    # Share of the split's items that became documents: below 1.0 only when MEDMIM_ON_MISSING=skip left items out.
     coverage = _scored(doc["items_evaluated"] / doc["items_total"], doc)
     if doc["kind"] == MULTIPLE_CHOICE:
         options = {option["letter"]: option["text"] for option in doc["options"]}
-        parsed = extract_choice(reply, options)
-        record["parsed"] = parsed
+        record["parsed"] = parsed = extract_choice(reply, options)
         return {
             "mc_acc": {**record, **_scored(parsed == doc["gold_letter"], doc)},
             "mc_acc_text": _scored(credited_by_text(parsed, options, doc["gold_letter"]), doc),  # a twin letter counts
