@@ -1,6 +1,6 @@
 """Items whose gold option's text is listed under two letters (`medmim check` lists them).
 
-A reply naming the twin letter is wrong for the letter-exact `mc_acc` and right for `mc_acc_text`
+A reply naming the twin letter is wrong for the letter-exact `mc_acc` and right for `mc_text_acc`
 (medmim_tasks.scoring.text_credit; docs/circular.md).
 """
 
@@ -52,7 +52,7 @@ def gold_twins_by_split(environ: Mapping[str, str]) -> dict[str, tuple[int, list
 
 def format_gold_twins(found: Mapping[str, tuple[int, list[GoldTwin]]]) -> list[str]:
     """Lines for `medmim check`: per split, how many items list the gold text twice, and which."""
-    lines = ["", "Gold option text under two letters (mc_acc counts the gold letter only, mc_acc_text either)"]
+    lines = ["", "Gold option text under two letters (mc_acc counts the gold letter only, mc_text_acc either)"]
     for task, (mc_items, twins) in found.items():
         if not twins:
             continue

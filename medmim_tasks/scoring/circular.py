@@ -5,7 +5,7 @@ so the item-level metrics return one record per shift (item key, shift, number o
 whether the shift was answered right, the option text chosen) and their aggregation groups the
 records by item. These records have no `score` (lmms-eval's score_key) on purpose: lmms-eval's own
 `*_stderr_clustered` would treat the shifts as the samples, so it reports N/A for them, and
-`mc_circular_acc_stderr_items` gives the clustered standard error over items instead.
+`mc_circular_stderr_items` gives the clustered standard error over items instead.
 
 An item counts only when all of its shifts are present: `--limit` counts documents, and a limit
 that cuts an item's shifts drops that item from the item-level metrics (`mc_circular_incomplete`
@@ -22,11 +22,11 @@ from medmim_tasks.scoring.text_credit import credited_by_text, text_key
 
 CIRCULAR_METRICS: tuple[str, ...] = (
     "mc_circular_acc",
-    "mc_circular_acc_text",
+    "mc_circular_text_acc",
     "mc_circular_consistency",
     "mc_circular_chance",
 )
-CIRCULAR_SPLIT_ONLY_METRICS: tuple[str, ...] = ("mc_circular_acc_stderr_items", "mc_circular_items", "mc_circular_incomplete")
+CIRCULAR_SPLIT_ONLY_METRICS: tuple[str, ...] = ("mc_circular_stderr_items", "mc_circular_items", "mc_circular_incomplete")
 SHIFT_RECORD_KEYS = ("item_key", "shift", "n_shifts", "cluster", "correct", "correct_text", "chosen_text", "chance")
 
 
@@ -94,7 +94,7 @@ def circular_accuracy(records: Sequence[Mapping[str, Any]]) -> float:
 
 
 def circular_accuracy_text(records: Sequence[Mapping[str, Any]]) -> float:
-    """Share of items answered with the gold text in every shift, a twin letter counting (`mc_circular_acc_text`)."""
+    """Share of items answered with the gold text in every shift, a twin letter counting (`mc_circular_text_acc`)."""
     return _item_mean(records, "correct_text")
 
 
@@ -129,10 +129,10 @@ def circular_incomplete_count(records: Sequence[Mapping[str, Any]]) -> float:
 # Each item-level metric and its aggregation (the YAMLs name these functions through utils.py).
 CIRCULAR_AGGREGATIONS: dict[str, Any] = {
     "mc_circular_acc": circular_accuracy,
-    "mc_circular_acc_text": circular_accuracy_text,
+    "mc_circular_text_acc": circular_accuracy_text,
     "mc_circular_consistency": circular_consistency,
     "mc_circular_chance": circular_chance,
-    "mc_circular_acc_stderr_items": circular_accuracy_stderr,
+    "mc_circular_stderr_items": circular_accuracy_stderr,
     "mc_circular_items": circular_item_count,
     "mc_circular_incomplete": circular_incomplete_count,
 }

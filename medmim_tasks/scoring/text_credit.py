@@ -1,7 +1,7 @@
-"""Credit by option text: a reply naming another letter with the gold option's text counts (`mc_acc_text`).
+"""Credit by option text: a reply naming another letter with the gold option's text counts (`mc_text_acc`).
 
 Some items list one text under two letters (102 of ODIR's 300 multiple-choice items list the gold
-text twice). The letter-exact `mc_acc` counts only the gold letter; `mc_acc_text` also counts its
+text twice). The letter-exact `mc_acc` counts only the gold letter; `mc_text_acc` also counts its
 twin. Texts are compared as normalised tokens (lower case, alphanumeric runs, articles dropped), so
 "Cataract." and "cataract" are the same answer. See docs/circular.md.
 """

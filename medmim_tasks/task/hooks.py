@@ -102,7 +102,7 @@ def process_results(doc: Mapping[str, Any], results: Sequence[Any]) -> dict[str,
         record["parsed"] = parsed = extract_choice(reply, options)
         return {
             "mc_acc": {**record, **_scored(parsed == doc["gold_letter"], doc)},
-            "mc_acc_text": _scored(credited_by_text(parsed, options, doc["gold_letter"]), doc),  # a twin letter counts
+            "mc_text_acc": _scored(credited_by_text(parsed, options, doc["gold_letter"]), doc),  # a twin letter counts
             "mc_parsed": _scored(parsed is not None, doc),
             "mc_chance": _scored(1.0 / len(options), doc),
             "coverage": coverage,

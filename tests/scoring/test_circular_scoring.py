@@ -52,12 +52,12 @@ def aggregate(docs: list[Doc], reply: Callable[[Doc], str]) -> dict[str, float]:
 def test_always_a_shifted_gold_and_unshifted_gold(circular_docs: dict[str, list[Doc]], task: str) -> None:
     docs = circular_docs[task]
     always_a = aggregate(docs, lambda doc: "A")
-    assert always_a["mc_circular_acc"] == 0.0 and always_a["mc_circular_acc_text"] == 0.0
+    assert always_a["mc_circular_acc"] == 0.0 and always_a["mc_circular_text_acc"] == 0.0
     assert always_a["mc_circular_consistency"] == 0.0  # "A" holds another text in some shift
     assert 0 < always_a["mc_acc"] < 1  # while the plain accuracy over shifts is not 0
     shifted = aggregate(docs, lambda doc: doc["gold_letter"])
-    assert shifted["mc_circular_acc"] == shifted["mc_circular_acc_text"] == shifted["mc_circular_consistency"] == 1.0
-    assert shifted["mc_acc"] == 1.0 and shifted["mc_circular_acc_stderr_items"] == 0.0
+    assert shifted["mc_circular_acc"] == shifted["mc_circular_text_acc"] == shifted["mc_circular_consistency"] == 1.0
+    assert shifted["mc_acc"] == 1.0 and shifted["mc_circular_stderr_items"] == 0.0
     unshifted = aggregate(docs, lambda doc: doc["published_gold_letter"])
     assert unshifted["mc_circular_acc"] == 0.0
     assert unshifted["mc_circular_items"] == len({doc["item_key"] for doc in docs})
@@ -74,7 +74,7 @@ def test_item_metric_and_its_standard_error_are_over_items(circular_docs: dict[s
     correct = [float(doc["item_key"] in first_items) for doc in items]
     assert scores["mc_circular_acc"] == sum(correct) / len(items)
     expected_se = clustered_stderr(correct, [doc["cluster"] for doc in items])
-    assert scores["mc_circular_acc_stderr_items"] == pytest.approx(expected_se)
+    assert scores["mc_circular_stderr_items"] == pytest.approx(expected_se)
 
 
 def test_a_limit_that_cuts_an_item_drops_it_and_counts_it(circular_docs: dict[str, list[Doc]]) -> None:
@@ -103,7 +103,7 @@ def test_twin_letter_counts_only_for_credit_by_text(env: dict[str, str], circula
     assert len(with_twin) == 102 and twins[2] == ["C" if plain[2]["gold_letter"] == "B" else "B"]
     for doc in with_twin:
         scores = process_results(doc, [twins[doc["index"]][0]])
-        assert scores["mc_acc"]["score"] == 0.0 and scores["mc_acc_text"]["score"] == 1.0
+        assert scores["mc_acc"]["score"] == 0.0 and scores["mc_text_acc"]["score"] == 1.0
     # circular: a model naming the twin letter in every shift is wrong by letter, right by text
     circular = [doc for doc in circular_docs["med_mim_circular_held_out_odir"] if doc["index"] in twins and twins[doc["index"]]]
 
@@ -111,5 +111,17 @@ def test_twin_letter_counts_only_for_credit_by_text(env: dict[str, str], circula
         return twin_letters({o["letter"]: o["text"] for o in doc["options"]}, doc["gold_letter"])[0]
 
     scores = aggregate(circular, twin)
-    assert scores["mc_circular_acc"] == 0.0 and scores["mc_circular_acc_text"] == 1.0
+    assert scores["mc_circular_acc"] == 0.0 and scores["mc_circular_text_acc"] == 1.0
     assert scores["mc_circular_consistency"] == 1.0  # the same text in every shift
+
+
+def test_no_circular_metric_name_contains_another() -> None:
+    """lmms-eval matches a group's metrics by substring: a name inside another would be averaged into it."""
+    import yaml
+
+    from medmim_tasks.task.task_path import tasks_path
+
+    text = (tasks_path() / "med_mim_circular_held_out_rad.yaml").read_text(encoding="utf-8")
+    listed = [entry["metric"] for entry in yaml.safe_load(text.replace("!function ", ""))["metric_list"]]
+    assert set(CIRCULAR_AGGREGATIONS) < set(listed) and "mc_text_acc" in listed
+    assert not [(a, b) for a in listed for b in listed if a != b and a in b]

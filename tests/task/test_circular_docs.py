@@ -133,3 +133,12 @@ def test_rewrite_keeps_each_line_prefix_and_refuses_a_mismatch() -> None:
     assert rewrite_option_lines(text, [("A", "y"), ("B", "x")], "t") == "Q?\n(A) y\nB : x\nlater"
     with pytest.raises(ValueError, match="t: its text lists options"):
         rewrite_option_lines("Q?\nA: x", [("A", "y"), ("B", "x")], "t")
+
+
+def test_the_data_check_before_the_model_loads_covers_circular_names() -> None:
+    from medmim_tasks.benchmark.splits import SPLITS
+    from medmim_tasks.task.plugin import selected_splits
+
+    assert selected_splits(["med_mim_circular"]) == list(SPLITS)
+    assert [s.task for s in selected_splits(["med_mim_circular_held_out"])] == ["med_mim_held_out_odir", "med_mim_held_out_rad"]
+    assert [s.task for s in selected_splits(["med_mim_circular_held_in_reasoning"])] == ["med_mim_held_in_reasoning"]

@@ -61,10 +61,10 @@ def test_always_a_scores_zero_circular_accuracy_on_every_split(
         scores = results["results"][task]
         complete, cut = complete_and_cut(shifts_per_item(benchmark_dir / split.file_name), LIMIT)
         assert scores["mc_circular_acc,none"] == 0.0, task
-        assert scores["mc_circular_acc_text,none"] == 0.0, task
+        assert scores["mc_circular_text_acc,none"] == 0.0, task
         assert (scores["mc_circular_items,none"], scores["mc_circular_incomplete,none"]) == (complete, cut), task
         assert 0 < scores["mc_acc,none"] < 1 and scores["mc_parsed,none"] == 1.0, task  # asks with gold "A" exist
-        assert isinstance(scores["mc_circular_acc_stderr_items,none"], float), task
+        assert isinstance(scores["mc_circular_stderr_items,none"], float), task
         assert isinstance(scores["mc_acc_stderr_clt,none"], float), task  # (clustered: N/A when one cluster)
         assert [s["mc_acc"]["doc_key"] for s in samples[task]][:2] == [f"{task}:{s['mc_acc']['item_key'].split(':')[1]}:{n}" for n, s in enumerate(samples[task][:2])]
         cut_somewhere |= bool(cut)
