@@ -49,3 +49,22 @@ def circular_comparison_rows(
             f"exact McNemar over items ({test.only_a_right} vs {test.only_b_right} discordant)", alpha,
         ))
     return rows
+
+
+def paired_variants(runs_a: list[Run], runs_b: list[Run]) -> list[tuple[Run, Run]]:
+    """The (plain, plain) and (circular, circular) pairs of two results files' runs, plain first.
+
+    A results file with plain and circular tasks is two runs (medmim_tasks.results.circular_runs);
+    `medmim compare` compares each kind the two files share; ComparisonError when they share none.
+    """
+    from medmim_tasks.results.compare import ComparisonError
+
+    pairs = [(a, b) for a in runs_a for b in runs_b if a.circular == b.circular]
+    if not pairs:
+        kinds = {False: "plain", True: "circular"}
+        raise ComparisonError(
+            f"{runs_a[0].results_file} holds {' and '.join(kinds[r.circular] for r in runs_a)} tasks, "
+            f"{runs_b[0].results_file} {' and '.join(kinds[r.circular] for r in runs_b)} tasks: they share no documents; "
+            "compare circular runs with circular runs"
+        )
+    return pairs

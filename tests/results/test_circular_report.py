@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from medmim_tasks.cli.main import main
 from medmim_tasks.results.compare import compare_runs
 from medmim_tasks.results.report import build_report, leaderboard_display, markdown_report, splits_display
 from medmim_tasks.results.runs import load_runs
@@ -93,7 +94,9 @@ def test_report_has_circular_columns_and_compare_pairs_items(tmp_path: Path, doc
     assert rows.loc[("Held-out: RAD", "mc_acc"), "n_paired"] == len(rad)  # asks paired by <task>:<index>:<shift>
 
 
-def test_a_results_file_with_plain_and_circular_tasks_is_two_runs(tmp_path: Path, docs: dict[str, list[Doc]]) -> None:
+def test_a_results_file_with_plain_and_circular_tasks_is_two_runs(
+    tmp_path: Path, docs: dict[str, list[Doc]], capsys: pytest.CaptureFixture[str]
+) -> None:
     from test_runs import ODIR, mc_doc, write_run
 
     results_file = write_run(tmp_path / "both", {ODIR: [mc_doc(True), mc_doc(False)]}, date="20260101_000000")
@@ -102,12 +105,18 @@ def test_a_results_file_with_plain_and_circular_tasks_is_two_runs(tmp_path: Path
     merged["results"].update(json.loads(circular.read_text())["results"])
     merged["n-samples"].update(json.loads(circular.read_text())["n-samples"])
     results_file.write_text(json.dumps(merged))
-    (tmp_path / "both" / circular.name.replace("results.json", f"samples_{TASKS[1]}.jsonl")).write_bytes(
-        (tmp_path / "circ" / f"20260101_000000_samples_{TASKS[1]}.jsonl").read_bytes()
-    )
+    samples = f"20260101_000000_samples_{TASKS[1]}.jsonl"
+    (tmp_path / "both" / samples).write_bytes((tmp_path / "circ" / samples).read_bytes())
     runs = load_runs([results_file])
     assert [(run.label.endswith("[circular]"), run.tasks) for run in runs] == [
         (False, ("med_mim_held_out_odir",)), (True, ("med_mim_held_out_rad",)),
     ]
     report = build_report(runs)
     assert report.splits.set_index("model").loc[runs[1].label, "circular"] == 100.0
+    # compare: each kind both files hold, plain first; a circular run against a plain one is refused
+    assert main(["compare", str(results_file), str(results_file), "--resamples", "50"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("A: ") and out.count("\nA: ") == 1 and "mc_circular_acc" in out
+    plain = write_run(tmp_path / "plain", {ODIR: [mc_doc(True), mc_doc(False)]})
+    assert main(["compare", str(circular), str(plain)]) == 2
+    assert "they share no documents; compare circular runs with circular runs" in capsys.readouterr().err
