@@ -4,20 +4,27 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+from dataclasses import asdict
 from typing import Any
 
 from medmim_tasks.benchmark.check import check_data
 from medmim_tasks.benchmark.check_text import format_report
+from medmim_tasks.benchmark.option_twins import format_gold_twins, gold_twins_by_split
 
 
 def run(args: argparse.Namespace) -> int:
     report = check_data(decode=args.decode, jobs=args.jobs)
+    twins = gold_twins_by_split(os.environ)  # items listing the gold text twice (informational, not a problem)
     if args.json:
-        json.dump(report.to_json(), sys.stdout, indent=2)
+        data = report.to_json()
+        data["gold_twins"] = {task: [asdict(twin) for twin in found] for task, (_, found) in twins.items()}
+        json.dump(data, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        print(format_report(report))
+        body, verdict = format_report(report).rsplit("\n\n", 1)
+        print("\n".join([body, *format_gold_twins(twins), "", verdict]))  # the verdict stays last
     return 0 if report.ok else 1
 
 

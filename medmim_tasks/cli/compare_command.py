@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from medmim_tasks.cli.arguments import fraction, non_negative, positive_int
+from medmim_tasks.results.circular_compare import paired_variants
 from medmim_tasks.results.compare import (
     ALPHA,
     ComparisonError,
@@ -22,22 +23,23 @@ from medmim_tasks.results.statistics import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
 from medmim_tasks.results.tables import markdown_table
 
 
-def _one_run(path: str) -> Run:
+def _one_run(path: str) -> list[Run]:
+    """The run of one results file (two when it holds plain and circular tasks: docs/circular.md)."""
     runs = load_runs([path])
-    if len(runs) != 1:
+    if len({run.results_file for run in runs}) != 1:
         found = "\n  ".join(str(run.results_file) for run in runs)
         raise ComparisonError(f"{path} holds {len(runs)} runs; name one of them (its folder or results file):\n  {found}")
-    return runs[0]
+    return runs
 
 
 def run(args: argparse.Namespace) -> int:
     try:
         if (args.run_b is None) == (args.reference is None):
             raise ComparisonError("give either a second run (RUN_B) or --reference TABLE.csv")
-        run_a = _one_run(args.run_a)
+        runs_a = _one_run(args.run_a)
         if args.reference is not None:
-            return _check_reference(run_a, args)
-        return _compare(run_a, _one_run(args.run_b), args)
+            return _check_reference(runs_a[0], args)
+        return max(_compare(run_a, run_b, args) for run_a, run_b in paired_variants(runs_a, _one_run(args.run_b)))
     except (ComparisonError, RunFormatError) as error:
         print(f"medmim compare: error: {error}", file=sys.stderr)
         return 2

@@ -16,6 +16,7 @@ import pandas as pd
 
 from medmim_tasks.benchmark.items import MULTIPLE_CHOICE
 from medmim_tasks.benchmark.splits import GROUPS, SPLITS
+from medmim_tasks.results.circular_compare import circular_comparison_rows
 from medmim_tasks.results.report import (
     ACCURACY,
     ACCURACY_COLUMNS,
@@ -97,6 +98,7 @@ def compare_runs(
                     _row(name, metric, percent[metric], len(both), a.mean(), b.mean(), result.low, result.high, result.p_value,
                          f"paired bootstrap ({resamples} resamples, seed {seed})", alpha)
                 )  # fmt: skip
+    rows.extend(circular_comparison_rows(run_a, run_b, alpha, resamples, seed, confidence))  # item-level, circular runs only
     table = pd.DataFrame(rows)
     return Comparison(label_a, label_b, table, tuple(_sentences(table, label_a, label_b, alpha)), tuple(notes))
 

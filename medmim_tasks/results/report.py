@@ -16,6 +16,7 @@ import pandas as pd
 
 from medmim_tasks.benchmark.items import MULTIPLE_CHOICE
 from medmim_tasks.benchmark.splits import SPLITS
+from medmim_tasks.results.circular_report import circular_notes, circular_overall, circular_summary, with_circular_columns
 from medmim_tasks.results.runs import COVERAGE_COLUMNS, Run
 from medmim_tasks.results.statistics import (
     CONFIDENCE,
@@ -87,11 +88,12 @@ def build_report(runs: Sequence[Run], confidence: float = CONFIDENCE) -> Report:
             estimate, summary = _summary(docs, metrics, confidence)
             per_split[task] = (estimate, summary)
             coverage[task] = _coverage(docs)
-            split_rows.append({"model": run.label, "split": SPLIT_TITLES[task], "task": task, **summary, **coverage[task]})
-        leaderboard_rows.append({**_leaderboard_row(run, per_split, metrics, confidence), **_overall_coverage(coverage)})
+            split_rows.append({"model": run.label, "split": SPLIT_TITLES[task], "task": task, **summary, **coverage[task], **circular_summary(docs, confidence)})
+        leaderboard_rows.append({**_leaderboard_row(run, per_split, metrics, confidence), **_overall_coverage(coverage), **circular_overall(run, confidence)})
         breakdown_rows.extend(_breakdown_rows(run, metrics, confidence))
         notes.extend(_notes(run, per_split))
         notes.extend(_coverage_notes(run, coverage))
+        notes.extend(circular_notes(run))
     leaderboard = pd.DataFrame(leaderboard_rows)
     leaderboard = leaderboard.sort_values(
         by=["overall", "model"], ascending=[False, True], na_position="last", kind="stable"

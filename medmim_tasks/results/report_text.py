@@ -22,6 +22,7 @@ from medmim_tasks.results.report import (
     Report,
     has_partial_coverage,
 )
+from medmim_tasks.results.circular_report import with_circular_columns
 from medmim_tasks.results.tables import markdown_table
 
 
@@ -60,7 +61,7 @@ def leaderboard_display(report: Report) -> pd.DataFrame:
         shown[metric_title(report, metric)] = board[metric].map(fmt)
     if has_partial_coverage(report):
         shown["Coverage %"] = board[COVERAGE].map(fmt)
-    return shown
+    return with_circular_columns(shown, board, columns=())
 
 
 def detail_display(report: Report, frame: pd.DataFrame, group_columns: Sequence[tuple[str, str]]) -> pd.DataFrame:
@@ -86,7 +87,7 @@ def splits_display(report: Report) -> pd.DataFrame:
             "" if math.isnan(e) else f"{int(e)} of {int(t)}" for e, t in zip(splits[EVALUATED].astype(float), splits[TOTAL].astype(float))
         ]
         shown["Coverage %"] = splits[COVERAGE].map(fmt)
-    return shown
+    return with_circular_columns(shown, report.splits)
 
 
 def breakdown_displays(report: Report) -> list[tuple[str, pd.DataFrame]]:

@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from medmim_tasks.benchmark.circular_splits import circular_name, plain_name, split_of_task
 from medmim_tasks.benchmark.sources import dataset_for_source
 from medmim_tasks.benchmark.splits import SPLITS, SPLITS_BY_TASK
 from medmim_tasks.results.run_files import (
@@ -36,6 +37,7 @@ PRIMARY_RECORD_KEYS = ("doc_key", "kind")  # the metric entry that carries the p
 RECORD_COLUMNS = ("doc_key", "dataset", "source", "n_images", "n_options", "cluster", "kind", "gold", "parsed", "reply")
 # items of the split that became documents, and items in the split (absent from runs made before they existed)
 COVERAGE_COLUMNS = ("items_evaluated", "items_total")
+CIRCULAR_COLUMNS = ("item_key", "shift", "n_shifts", "chosen_text")  # records of circular tasks only (docs/circular.md)
 CONSISTENCY_TOLERANCE = 1e-9
 
 _TRAILING_STAMP = re.compile(r"(?:_\d{4}(?:_\d{2}){2,5}|_\d{8}(?:_?\d{6})?)$")
@@ -102,6 +104,7 @@ class Run:
     tasks: tuple[str, ...]
     docs: pd.DataFrame = field(repr=False)
     results: dict[str, Any] = field(repr=False)
+    circular: bool = False  # the circular tasks of a results file: tasks name their plain splits
 
     @property
     def metrics(self) -> list[str]:
@@ -111,19 +114,22 @@ class Run:
 
 def load_runs(paths: Iterable[str | Path]) -> list[Run]:
     """All runs under the given folders/files, labelled uniquely (a date is added to repeated labels)."""
-    runs = [load_run(path) for path in find_results_files(paths)]
+    from medmim_tasks.results.circular_runs import load_run_variants
+
+    runs = [run for path in find_results_files(paths) for run in load_run_variants(path)]
     return with_unique_labels(runs)
 
 
-def load_run(results_file: str | Path) -> Run:
-    """Read one results file and its sample files; errors name the file, the line and the fix."""
+def load_run(results_file: str | Path, circular: bool = False) -> Run:
+    """Read one results file and its sample files (`circular`: its circular tasks); errors name the file, line and fix."""
     results_file = Path(results_file)
     results = read_json(results_file)
     date = results_file.name[: -len(RESULTS_SUFFIX)]
     per_task = results.get("results")
     if not isinstance(per_task, dict):
         raise RunFormatError(f"{results_file}: no 'results' mapping; is this an lmms-eval results file?")
-    tasks = tuple(split.task for split in SPLITS if split.task in per_task)
+    names = tuple(circular_name(split.task) if circular else split.task for split in SPLITS)
+    tasks = tuple(name for name in names if name in per_task)
     if not tasks:
         raise RunFormatError(
             f"{results_file}: no Med-MIM split among its tasks ({', '.join(sorted(per_task)) or 'none'}); "
@@ -146,14 +152,15 @@ def load_run(results_file: str | Path) -> Run:
     limit = config.get("limit")
     return Run(
         results_file=results_file,
-        label=_label(results_file, results, model, model_args),
+        label=_label(results_file, results, model, model_args) + (" [circular]" if circular else ""),
         model=model,
         model_args=model_args,
         date=date,
         limit=float(limit) if limit is not None else None,
-        tasks=tasks,
+        tasks=tuple(map(plain_name, tasks)),
         docs=docs,
         results=results,
+        circular=circular,
     )
 
 
@@ -251,7 +258,8 @@ def _document_row(sample_file: Path, line_number: int, line: str, task: str) -> 
         raise RunFormatError(f"{where} (document {record['doc_key']}): {error}") from None
     row: dict[str, Any] = {key: record[key] for key in RECORD_COLUMNS}
     row.update({key: record.get(key, math.nan) for key in COVERAGE_COLUMNS})
-    row.update(task=task, split=SPLITS_BY_TASK[task].alias, doc_id=sample.get("doc_id"), subtype=parts.subtype)
+    row.update({key: record[key] for key in CIRCULAR_COLUMNS if key in record})
+    row.update(task=plain_name(task), split=split_of_task(task).alias, doc_id=sample.get("doc_id"), subtype=parts.subtype)
     for name, value in metrics.items():
         row[name] = _score(value["score"], where, name)
     return row

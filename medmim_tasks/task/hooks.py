@@ -9,6 +9,7 @@ from medmim_tasks.benchmark.images import ImageDecodeError, load_image, max_imag
 from medmim_tasks.benchmark.items import MULTIPLE_CHOICE
 from medmim_tasks.scoring.extraction import extract_choice
 from medmim_tasks.scoring.metrics import token_f1_recall
+from medmim_tasks.scoring.text_credit import credited_by_text
 from medmim_tasks.task.documents import build_docs
 from medmim_tasks.task.prompts import doc_messages, doc_text
 
@@ -84,10 +85,10 @@ def process_results(doc: Mapping[str, Any], results: Sequence[Any]) -> dict[str,
     coverage = _scored(doc["items_evaluated"] / doc["items_total"], doc)
     if doc["kind"] == MULTIPLE_CHOICE:
         options = {option["letter"]: option["text"] for option in doc["options"]}
-        parsed = extract_choice(reply, options)
-        record["parsed"] = parsed
+        record["parsed"] = parsed = extract_choice(reply, options)
         return {
             "mc_acc": {**record, **_scored(parsed == doc["gold_letter"], doc)},
+            "mc_text_acc": _scored(credited_by_text(parsed, options, doc["gold_letter"]), doc),  # a twin letter counts
             "mc_parsed": _scored(parsed is not None, doc),
             "mc_chance": _scored(1.0 / len(options), doc),
             "coverage": coverage,

@@ -26,6 +26,7 @@ import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from medmim_tasks.benchmark.circular_splits import plain_name
 from medmim_tasks.benchmark.splits import SPLITS, Split
 
 _MARK = "_medmim_tasks_include"
@@ -85,7 +86,7 @@ def add_tasks_to_task_manager() -> bool:
 
 def selected_splits(names: Iterable[Any]) -> list[Split]:
     """The Med-MIM splits that a list of lmms-eval task and group names evaluates, in benchmark order."""
-    wanted = {name for name in names if isinstance(name, str)}
+    wanted = {plain_name(name) for name in names if isinstance(name, str)}  # a circular task needs its plain split
     return [split for split in SPLITS if TOP_GROUP in wanted or split.task in wanted or split.group in wanted]
 
 

@@ -179,3 +179,20 @@ def test_cli_decode_runs(benchmark_dir, synthetic_image_root, monkeypatch, capsy
         monkeypatch.delenv(name, raising=False)
     assert main(["check", "--decode", "--jobs", "1"]) == 0
     assert "present and decodable" in capsys.readouterr().out
+
+
+def test_check_lists_items_whose_gold_text_stands_under_two_letters(benchmark_dir, synthetic_image_root, monkeypatch, capsys):
+    monkeypatch.setenv("MEDMIM_BENCHMARK_DIR", str(benchmark_dir))
+    monkeypatch.setenv("MEDMIM_IMAGE_ROOT", str(synthetic_image_root))
+    for name in ROOT_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    assert main(["check"]) == 0
+    out = capsys.readouterr().out
+    line = next(line for line in out.splitlines() if "med_mim_held_out_odir: " in line and "multiple-choice items" in line)
+    assert line.startswith("  med_mim_held_out_odir: 102 of 300 multiple-choice items; index (gold=twin): 2 (")
+    assert out.rstrip().splitlines()[-1].startswith("All benchmark files and images present")
+    assert main(["check", "--json"]) == 0
+    twins = json.loads(capsys.readouterr().out)["gold_twins"]
+    assert len(twins["med_mim_held_out_odir"]) == 102 and all(not found for task, found in twins.items() if "odir" not in task)
+    first = twins["med_mim_held_out_odir"][0]
+    assert first["index"] == 2 and sorted([first["gold_letter"], *first["twin_letters"]]) == ["B", "C"]

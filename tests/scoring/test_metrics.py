@@ -106,7 +106,7 @@ def test_process_results_open_doc_reports_the_open_metrics(monkeypatch: pytest.M
 def test_process_results_mc_doc_reports_only_mc_metrics(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MEDMIM_JUDGE_URL", raising=False)
     scores = process_results(_doc("multiple_choice"), ["The answer is B."])
-    assert set(scores) == {"mc_acc", "mc_parsed", "mc_chance", "coverage"}
+    assert set(scores) == {"mc_acc", "mc_text_acc", "mc_parsed", "mc_chance", "coverage"}
     assert scores["mc_acc"]["score"] == 1.0 and scores["mc_acc"]["parsed"] == "B"
     assert scores["mc_chance"]["score"] == pytest.approx(1 / 3)
     unparsed = process_results(_doc("multiple_choice"), ["I cannot tell."])

@@ -31,13 +31,15 @@ def test_the_committed_yaml_is_the_generators_output_byte_for_byte(name: str) ->
 
 
 def test_every_task_yaml_is_generated() -> None:
-    on_disk = {path.name for path in TASKS_DIR.glob("*.yaml")} | {"_default_template_yaml"}
+    manifests = {f"manifests/{path.name}" for path in (TASKS_DIR / "manifests").glob("*.jsonl")}
+    on_disk = {path.name for path in TASKS_DIR.glob("*.yaml")} | {"_default_template_yaml"} | manifests
     assert on_disk == set(GENERATED)
 
 
 def test_check_mode_finds_a_hand_edit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     generator = _generator()
     for name, text in GENERATED.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
         (tmp_path / name).write_text(text, encoding="utf-8")
     monkeypatch.setattr(generator, "TASKS_DIR", tmp_path)
     assert generator.main(["--check"]) == 0
