@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Write the task YAMLs of yaml_tasks/ from the one declarative description below.
+"""Write the task YAMLs of yaml_tasks/ (lmms-eval) and lm_eval_tasks/ (lm-evaluation-harness) from one description.
 
 The metric lists and the per-model prompt blocks repeat in lmms-eval's YAML (a model's own
 `lmms_eval_specific_kwargs` block replaces `default` entirely, so every key is repeated; a task's

@@ -21,12 +21,15 @@ import pandas as pd
 
 from medmim_tasks.benchmark.sources import dataset_for_source
 from medmim_tasks.benchmark.splits import SPLITS, SPLITS_BY_TASK
+from medmim_tasks.results import lm_eval_runs
 
 RESULTS_SUFFIX = "_results.json"
 
 
 def samples_file(results_file: Path, task: str) -> Path:
     """The `<date>_samples_<task>.jsonl` that `--log_samples` writes beside a `<date>_results.json`."""
+    if lm_eval_runs.is_lm_eval_results_file(results_file):
+        return lm_eval_runs.lm_eval_samples_file(results_file, task)
     date = results_file.name[: -len(RESULTS_SUFFIX)]
     return results_file.parent / f"{date}_samples_{task}.jsonl"
 SWEEP_RUN_FILE = "medmim-sweep-run.json"  # written by `medmim sweep` into each run folder
@@ -105,6 +108,7 @@ class Run:
     tasks: tuple[str, ...]
     docs: pd.DataFrame = field(repr=False)
     results: dict[str, Any] = field(repr=False)
+    framework: str = "lmms-eval"  # which framework wrote the run: lmms-eval or lm-eval (results/lm_eval_runs.py)
 
     @property
     def metrics(self) -> list[str]:
@@ -118,14 +122,14 @@ def find_results_files(paths: Iterable[str | Path]) -> list[Path]:
     for raw in paths:
         path = Path(raw).expanduser()
         if path.is_file():
-            if not path.name.endswith(RESULTS_SUFFIX):
+            if not path.name.endswith(RESULTS_SUFFIX) and not lm_eval_runs.is_lm_eval_results_file(path):
                 raise RunFormatError(
                     f"{path}: not an lmms-eval results file (expected a name ending in {RESULTS_SUFFIX}); "
-                    "pass the run folder or its <date>_results.json"
+                    "pass the run folder or its <date>_results.json (lm-eval: results_<date>.json)"
                 )
             candidates = [path]
         elif path.is_dir():
-            candidates = sorted(path.rglob(f"*{RESULTS_SUFFIX}"))
+            candidates = sorted([*path.rglob(f"*{RESULTS_SUFFIX}"), *path.rglob(lm_eval_runs.LM_EVAL_RESULTS_GLOB)])
             if not candidates:
                 raise RunFormatError(
                     f"{path}: no lmms-eval results file (*{RESULTS_SUFFIX}) in this folder or below it. "
@@ -150,7 +154,7 @@ def load_run(results_file: str | Path) -> Run:
     """Read one results file and its sample files; errors name the file, the line and the fix."""
     results_file = Path(results_file)
     results = _read_json(results_file)
-    date = results_file.name[: -len(RESULTS_SUFFIX)]
+    date = lm_eval_runs.lm_eval_date(results_file) if lm_eval_runs.is_lm_eval_results_file(results_file) else results_file.name[: -len(RESULTS_SUFFIX)]
     per_task = results.get("results")
     if not isinstance(per_task, dict):
         raise RunFormatError(f"{results_file}: no 'results' mapping; is this an lmms-eval results file?")
@@ -185,6 +189,7 @@ def load_run(results_file: str | Path) -> Run:
         tasks=tasks,
         docs=docs,
         results=results,
+        framework=lm_eval_runs.framework_of(results_file),
     )
 
 

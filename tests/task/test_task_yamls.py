@@ -40,6 +40,11 @@ def test_check_mode_finds_a_hand_edit(tmp_path: Path, monkeypatch: pytest.Monkey
     for name, text in GENERATED.items():
         (tmp_path / name).write_text(text, encoding="utf-8")
     monkeypatch.setattr(generator, "TASKS_DIR", tmp_path)
+    lm_eval_folder = tmp_path / "lm_eval_tasks"
+    lm_eval_folder.mkdir()
+    for name, text in generator.lm_eval_generated_files().items():
+        (lm_eval_folder / name).write_text(text, encoding="utf-8")
+    monkeypatch.setattr(generator, "LM_EVAL_TASKS_DIR", lm_eval_folder)
     assert generator.main(["--check"]) == 0
     edited = tmp_path / "med_mim_held_out_rad.yaml"
     edited.write_text(edited.read_text().replace("Held-out: RAD", "Held-out: Rad"))
@@ -47,3 +52,18 @@ def test_check_mode_finds_a_hand_edit(tmp_path: Path, monkeypatch: pytest.Monkey
     assert "med_mim_held_out_rad.yaml" in capsys.readouterr().err
     assert generator.main([]) == 0  # writes the generated text back
     assert edited.read_text(encoding="utf-8") == GENERATED["med_mim_held_out_rad.yaml"]
+
+
+LM_EVAL_GENERATED = _generator().lm_eval_generated_files()
+LM_EVAL_TASKS_DIR = REPO_ROOT / "lm_eval_tasks"
+
+
+@pytest.mark.parametrize("name", sorted(LM_EVAL_GENERATED))
+def test_the_committed_lm_eval_yaml_is_the_generators_output(name: str) -> None:
+    committed = (LM_EVAL_TASKS_DIR / name).read_bytes()
+    assert committed == LM_EVAL_GENERATED[name].encode("utf-8"), f"lm_eval_tasks/{name} differs: run python utils/generate_task_yamls.py"
+
+
+def test_every_lm_eval_task_yaml_is_generated() -> None:
+    on_disk = {path.name for path in LM_EVAL_TASKS_DIR.glob("*.yaml")} | {"_default_template_yaml"}
+    assert on_disk == set(LM_EVAL_GENERATED)
