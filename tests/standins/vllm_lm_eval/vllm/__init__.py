@@ -80,7 +80,8 @@ class LLM:
                 name = f"{uuid.uuid4().hex}.png"
                 image.save(record / name)
                 names.append(name)
-            line = {"engine": self.instance, "prompt": prompt, "images": names, "max_tokens": sampling_params.max_tokens, "stop": sampling_params.stop, "sampling": sampling_params.extra}
+            kinds = [f"{type(image).__module__}.{type(image).__name__} {image.mode}" for image in images]
+            line = {"engine": self.instance, "prompt": prompt, "images": names, "kinds": kinds, "max_tokens": sampling_params.max_tokens, "stop": sampling_params.stop, "sampling": sampling_params.extra}
             with (record / "requests.jsonl").open("a", encoding="utf-8") as out:
                 out.write(json.dumps(line) + "\n")
             outputs.append(RequestOutput(prompt, [CompletionOutput(reply)]))
