@@ -26,12 +26,13 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
     return zipfile.ZipFile(path)
 
 
-def test_every_yaml_and_manifest_is_in_the_wheel(wheel: zipfile.ZipFile) -> None:
+@pytest.mark.parametrize("folder", ["yaml_tasks", "lm_eval_tasks"])
+def test_every_yaml_and_manifest_is_in_the_wheel(wheel: zipfile.ZipFile, folder: str) -> None:
     names = set(wheel.namelist())
-    task_files = [p for p in (REPO / "yaml_tasks").rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    task_files = [p for p in (REPO / folder).rglob("*") if p.is_file() and "__pycache__" not in p.parts]
     assert task_files
     for path in task_files:
-        assert f"medmim_tasks/yaml_tasks/{path.relative_to(REPO / 'yaml_tasks').as_posix()}" in names
+        assert f"medmim_tasks/{folder}/{path.relative_to(REPO / folder).as_posix()}" in names
 
 
 def test_nothing_generic_lands_at_top_level(wheel: zipfile.ZipFile) -> None:
@@ -49,3 +50,5 @@ def test_entry_points_and_pins(wheel: zipfile.ZipFile) -> None:
     requires = [line for line in wheel.read(metadata).decode().splitlines() if line.startswith("Requires-Dist:")]
     assert any("lmms-eval" in line and "<0.8" in line for line in requires)
     assert any(line.startswith("Requires-Dist: filelock") and "<4" in line for line in requires)
+    # the lm-eval extra (issue 17): the tested series only
+    assert any(line.startswith("Requires-Dist: lm-eval") and "<0.5" in line and 'extra == "lm-eval"' in line for line in requires), requires
