@@ -192,15 +192,11 @@ def template_yaml() -> str:
     return GENERATED_NOTE + TEMPLATE_HEAD + _metric_list(split_metrics) + TEMPLATE_PROMPT_NOTE + _prompt_blocks() + _metadata()
 
 
-def split_yaml(task: str, alias: str) -> str:
-    return (
-        GENERATED_NOTE
-        + f"task: {task}\n"
-        + f"task_alias: {json.dumps(alias)}\n"
-        + f"include: {TEMPLATE_FILE}\n"
-        + "dataset_kwargs:\n  data_files:\n"
-        + f"    train: manifests/{task}.jsonl\n"
-    )
+def split_yaml(task: str, alias: str, dataset_kwargs: str | None = None) -> str:
+    """A split's YAML; `dataset_kwargs` (indented lines) default to lmms-eval's one-row manifest."""
+    if dataset_kwargs is None:
+        dataset_kwargs = f"  data_files:\n    train: manifests/{task}.jsonl\n"
+    return GENERATED_NOTE + f"task: {task}\ntask_alias: {json.dumps(alias)}\ninclude: {TEMPLATE_FILE}\ndataset_kwargs:\n" + dataset_kwargs
 
 
 def sanity_yaml() -> str:
@@ -222,21 +218,11 @@ def group_yaml(group: str, alias: str, members: tuple[str, ...]) -> str:
     )
 
 
-def lm_eval_split_yaml(task: str, alias: str) -> str:
-    return (
-        GENERATED_NOTE
-        + f"task: {task}\n"
-        + f"task_alias: {json.dumps(alias)}\n"
-        + f"include: {TEMPLATE_FILE}\n"
-        + f"dataset_kwargs:\n  medmim_task: {task}\n"
-    )
-
-
 def lm_eval_generated_files() -> dict[str, str]:
     """Every generated file of lm_eval_tasks/: the six splits and the three groups (lm-eval's YAML)."""
     split_metrics = tuple((metric, True) for metric in SPLIT_METRICS)
     files = {TEMPLATE_FILE: GENERATED_NOTE + LM_EVAL_TEMPLATE_HEAD + _metric_list(split_metrics) + _metadata()}
-    files.update({f"{task}.yaml": lm_eval_split_yaml(task, alias) for task, alias in SPLITS})
+    files.update({f"{task}.yaml": split_yaml(task, alias, f"  medmim_task: {task}\n") for task, alias in SPLITS})
     files.update({f"{group}.yaml": group_yaml(group, alias, members) for group, alias, members in GROUPS})
     return files
 

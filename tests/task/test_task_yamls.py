@@ -22,17 +22,20 @@ def _generator() -> ModuleType:
 
 
 GENERATED = _generator().generated_files()
+# each folder of generated YAMLs: lmms-eval's, and lm-evaluation-harness's (issue 17)
+GENERATED_BY_FOLDER = {"yaml_tasks": GENERATED, "lm_eval_tasks": _generator().lm_eval_generated_files()}
 
 
-@pytest.mark.parametrize("name", sorted(GENERATED))
-def test_the_committed_yaml_is_the_generators_output_byte_for_byte(name: str) -> None:
-    committed = (TASKS_DIR / name).read_bytes()
-    assert committed == GENERATED[name].encode("utf-8"), f"yaml_tasks/{name} differs: run python utils/generate_task_yamls.py"
+@pytest.mark.parametrize(("folder", "name"), [(folder, name) for folder, files in GENERATED_BY_FOLDER.items() for name in sorted(files)])
+def test_the_committed_yaml_is_the_generators_output_byte_for_byte(folder: str, name: str) -> None:
+    committed = (REPO_ROOT / folder / name).read_bytes()
+    assert committed == GENERATED_BY_FOLDER[folder][name].encode("utf-8"), f"{folder}/{name} differs: run python utils/generate_task_yamls.py"
 
 
-def test_every_task_yaml_is_generated() -> None:
-    on_disk = {path.name for path in TASKS_DIR.glob("*.yaml")} | {"_default_template_yaml"}
-    assert on_disk == set(GENERATED)
+@pytest.mark.parametrize("folder", sorted(GENERATED_BY_FOLDER))
+def test_every_task_yaml_is_generated(folder: str) -> None:
+    on_disk = {path.name for path in (REPO_ROOT / folder).glob("*.yaml")} | {"_default_template_yaml"}
+    assert on_disk == set(GENERATED_BY_FOLDER[folder])
 
 
 def test_check_mode_finds_a_hand_edit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -53,17 +56,3 @@ def test_check_mode_finds_a_hand_edit(tmp_path: Path, monkeypatch: pytest.Monkey
     assert generator.main([]) == 0  # writes the generated text back
     assert edited.read_text(encoding="utf-8") == GENERATED["med_mim_held_out_rad.yaml"]
 
-
-LM_EVAL_GENERATED = _generator().lm_eval_generated_files()
-LM_EVAL_TASKS_DIR = REPO_ROOT / "lm_eval_tasks"
-
-
-@pytest.mark.parametrize("name", sorted(LM_EVAL_GENERATED))
-def test_the_committed_lm_eval_yaml_is_the_generators_output(name: str) -> None:
-    committed = (LM_EVAL_TASKS_DIR / name).read_bytes()
-    assert committed == LM_EVAL_GENERATED[name].encode("utf-8"), f"lm_eval_tasks/{name} differs: run python utils/generate_task_yamls.py"
-
-
-def test_every_lm_eval_task_yaml_is_generated() -> None:
-    on_disk = {path.name for path in LM_EVAL_TASKS_DIR.glob("*.yaml")} | {"_default_template_yaml"}
-    assert on_disk == set(LM_EVAL_GENERATED)
