@@ -107,12 +107,18 @@ def test_lm_eval_chat_turn_is_lmms_evals_chat_turn(medmim_env: dict[str, str], m
     assert checked > 4000
 
 
-def test_the_documents_need_the_task_named(tmp_path: Any) -> None:
+def test_the_documents_need_the_task_named() -> None:
     with pytest.raises(ValueError, match="dataset_kwargs.medmim_task"):
         load_documents(version=0.1)
 
 
-def test_tasks_path_names_each_frameworks_folder() -> None:
+def test_tasks_path_names_each_frameworks_folder(capsys: pytest.CaptureFixture[str]) -> None:
+    from medmim_tasks.cli.main import main
+
+    assert main(["tasks-path", "--framework", "lm-eval"]) == 0
+    assert capsys.readouterr().out.strip() == str(tasks_path(LM_EVAL))
+    assert main(["tasks-path"]) == 0
+    assert capsys.readouterr().out.strip() == str(tasks_path())
     assert (tasks_path(LM_EVAL) / "med_mim.yaml").is_file()
     assert (tasks_path(LM_EVAL) / "utils.py").is_file()
     assert tasks_path(LM_EVAL) != tasks_path()
