@@ -107,6 +107,17 @@ def test_lm_eval_chat_turn_is_lmms_evals_chat_turn(medmim_env: dict[str, str], m
     assert checked > 4000
 
 
+def test_missing_images_stop_lm_eval_with_the_packages_message(medmim_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    from lm_eval.tasks import TaskManager, get_task_dict
+
+    from medmim_tasks.benchmark.image_paths import MissingImagesError
+
+    monkeypatch.setenv("MEDMIM_IMAGE_ROOT", str(tmp_path))
+    manager = TaskManager(include_path=str(tasks_path(LM_EVAL)), include_defaults=False)
+    with pytest.raises(MissingImagesError, match="task med_mim_held_out_rad: .* image references are missing"):
+        get_task_dict(["med_mim_held_out_rad"], manager)
+
+
 def test_the_documents_need_the_task_named() -> None:
     with pytest.raises(ValueError, match="dataset_kwargs.medmim_task"):
         load_documents(version=0.1)
