@@ -27,12 +27,13 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
     return zipfile.ZipFile(path)
 
 
-def test_every_yaml_and_manifest_is_in_the_wheel(wheel: zipfile.ZipFile) -> None:
+@pytest.mark.parametrize("folder", ["yaml_tasks", "lm_eval_tasks"])
+def test_every_yaml_and_manifest_is_in_the_wheel(wheel: zipfile.ZipFile, folder: str) -> None:
     names = set(wheel.namelist())
-    task_files = [p for p in (REPO / "yaml_tasks").rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    task_files = [p for p in (REPO / folder).rglob("*") if p.is_file() and "__pycache__" not in p.parts]
     assert task_files
     for path in task_files:
-        assert f"medmim_tasks/yaml_tasks/{path.relative_to(REPO / 'yaml_tasks').as_posix()}" in names
+        assert f"medmim_tasks/{folder}/{path.relative_to(REPO / folder).as_posix()}" in names
 
 
 def test_the_browser_page_assets_are_in_the_wheel(wheel: zipfile.ZipFile) -> None:
@@ -61,10 +62,10 @@ def test_entry_points_and_pins(wheel: zipfile.ZipFile) -> None:
 def test_only_the_package_and_its_task_files_are_shipped(wheel: zipfile.ZipFile) -> None:
     """medmim_tasks/ with its sub-packages and yaml_tasks: no tests/, no utils/, nothing else."""
     sub_packages = {path.parent.name for path in (REPO / "medmim_tasks").glob("*/__init__.py")}
-    allowed_folders = {"medmim_tasks", *(f"medmim_tasks/{name}" for name in sub_packages), "medmim_tasks/yaml_tasks", "medmim_tasks/yaml_tasks/manifests"}
+    allowed_folders = {"medmim_tasks", *(f"medmim_tasks/{name}" for name in sub_packages), "medmim_tasks/yaml_tasks", "medmim_tasks/yaml_tasks/manifests", "medmim_tasks/lm_eval_tasks", "medmim_tasks/lm_eval_tasks/manifests", "medmim_tasks/results/browser_assets"}
     shipped = [name for name in wheel.namelist() if ".dist-info/" not in name]
     assert not [name for name in shipped if name.rsplit("/", 1)[0] not in allowed_folders]
-    python_files = {name for name in shipped if name.endswith(".py") and not name.startswith("medmim_tasks/yaml_tasks/")}
+    python_files = {name for name in shipped if name.endswith(".py") and not name.startswith(("medmim_tasks/yaml_tasks/", "medmim_tasks/lm_eval_tasks/"))}
     in_repository = {path.relative_to(REPO).as_posix() for path in (REPO / "medmim_tasks").rglob("*.py") if "__pycache__" not in path.parts}
     assert python_files == in_repository
 
@@ -101,7 +102,7 @@ def test_every_shipped_module_is_used_by_the_package(wheel: zipfile.ZipFile) -> 
     parser = configparser.ConfigParser()
     parser.read_string(wheel.read(entry_points_file).decode())
     roots = {value.split(":")[0] for section in parser.sections() for value in parser[section].values()}
-    pending = roots | {"medmim_tasks", "medmim_tasks.yaml_tasks.utils"}
+    pending = roots | {"medmim_tasks", "medmim_tasks.yaml_tasks.utils", "medmim_tasks.lm_eval_tasks.utils"}
     reached: set[str] = set()
     while pending:
         module = pending.pop()
@@ -111,3 +112,5 @@ def test_every_shipped_module_is_used_by_the_package(wheel: zipfile.ZipFile) -> 
         parent = module.rpartition(".")[0]
         pending |= _references(sources[module], modules) | ({parent} if parent in modules else set())
     assert not sorted(modules - reached), "shipped but never imported by the package (used only by tests or utils/?)"
+    # the lm-eval extra (issue 17): the tested series only
+    assert any(line.startswith("Requires-Dist: lm-eval") and "<0.5" in line and 'extra == "lm-eval"' in line for line in requires), requires

@@ -47,8 +47,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _compare(run_a: Run, run_b: Run, args: argparse.Namespace) -> int:
     comparison = compare_runs(run_a, run_b, alpha=args.alpha, resamples=args.resamples, seed=args.seed)
-    print(f"A: {comparison.label_a}  ({run_a.results_file})")
-    print(f"B: {comparison.label_b}  ({run_b.results_file})")
+    print(f"A: {comparison.label_a}  [{run_a.framework}]  ({run_a.results_file})")
+    print(f"B: {comparison.label_b}  [{run_b.framework}]  ({run_b.results_file})")
     print()
     print(markdown_table(comparison_display(comparison)))
     print()
@@ -65,7 +65,7 @@ def _compare(run_a: Run, run_b: Run, args: argparse.Namespace) -> int:
 def _check_reference(run_a: Run, args: argparse.Namespace) -> int:
     reference = load_reference(Path(args.reference))
     table = check_reference(run_a, reference, model=args.model, tolerance=args.tolerance)
-    print(f"run: {run_a.label}  ({run_a.results_file})")
+    print(f"run: {run_a.label}  [{run_a.framework}]  ({run_a.results_file})")
     print(f"reference: {args.reference}, model {table['model'].iloc[0]}")
     if run_a.limit is not None:
         print(f"note: this run used --limit {run_a.limit:g}; published numbers are for whole splits")

@@ -155,7 +155,7 @@ def _mean(docs: pd.DataFrame, metric: str) -> float:
 def _leaderboard_row(
     run: Run, per_split: dict[str, tuple[Estimate, dict[str, float]]], metrics: Sequence[str], confidence: float
 ) -> dict[str, object]:
-    row: dict[str, object] = {"model": run.label}
+    row: dict[str, object] = {"model": run.label, "framework": run.framework}
     for split in SPLITS:
         estimate = per_split[split.task][0] if split.task in per_split else NO_ESTIMATE
         _put_estimate(row, SPLIT_KEYS[split.task], estimate)
@@ -274,7 +274,7 @@ def _rounded(frame: pd.DataFrame, scale: dict[str, bool]) -> pd.DataFrame:
 
 def _base_metric(column: str) -> str | None:
     """The metric a numeric column holds (for scaling), or None for counts and text."""
-    if column in ("model", "split", "task", "breakdown", "group", "results_file", "limit", "n_mc", "n_open", EVALUATED, TOTAL):
+    if column in ("model", "framework", "split", "task", "breakdown", "group", "results_file", "limit", "n_mc", "n_open", EVALUATED, TOTAL):
         return None
     for suffix in ("_ci_low", "_ci_high"):
         if column.endswith(suffix):

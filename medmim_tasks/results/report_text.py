@@ -52,7 +52,7 @@ def metric_title(report: Report, metric: str) -> str:
 def leaderboard_display(report: Report) -> pd.DataFrame:
     """The leaderboard as shown in Markdown and HTML: accuracy with its interval in each cell."""
     board = report.leaderboard
-    shown = pd.DataFrame({"Model": board["model"]})
+    shown = pd.DataFrame({"Model": board["model"], "Framework": board["framework"]})
     for key, title in ACCURACY_COLUMNS:
         shown[title] = [fmt_interval(v, lo, hi) for v, lo, hi in zip(board[key], board[f"{key}_ci_low"], board[f"{key}_ci_high"])]
     shown["Parsed %"] = board["parsed"].map(fmt)

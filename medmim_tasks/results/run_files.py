@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path
+
+from medmim_tasks.results import lm_eval_runs
 from typing import Any
 
 RESULTS_SUFFIX = "_results.json"
@@ -22,6 +24,8 @@ class RunFormatError(ValueError):
 
 def samples_file(results_file: Path, task: str) -> Path:
     """The `<date>_samples_<task>.jsonl` that `--log_samples` writes beside a `<date>_results.json`."""
+    if lm_eval_runs.is_lm_eval_results_file(results_file):
+        return lm_eval_runs.lm_eval_samples_file(results_file, task)
     date = results_file.name[: -len(RESULTS_SUFFIX)]
     return results_file.parent / f"{date}_samples_{task}.jsonl"
 
@@ -32,14 +36,14 @@ def find_results_files(paths: Iterable[str | Path]) -> list[Path]:
     for raw in paths:
         path = Path(raw).expanduser()
         if path.is_file():
-            if not path.name.endswith(RESULTS_SUFFIX):
+            if not path.name.endswith(RESULTS_SUFFIX) and not lm_eval_runs.is_lm_eval_results_file(path):
                 raise RunFormatError(
                     f"{path}: not an lmms-eval results file (expected a name ending in {RESULTS_SUFFIX}); "
-                    "pass the run folder or its <date>_results.json"
+                    "pass the run folder or its <date>_results.json (lm-eval: results_<date>.json)"
                 )
             candidates = [path]
         elif path.is_dir():
-            candidates = sorted(path.rglob(f"*{RESULTS_SUFFIX}"))
+            candidates = sorted([*path.rglob(f"*{RESULTS_SUFFIX}"), *path.rglob(lm_eval_runs.LM_EVAL_RESULTS_GLOB)])
             if not candidates:
                 raise RunFormatError(
                     f"{path}: no lmms-eval results file (*{RESULTS_SUFFIX}) in this folder or below it. "

@@ -22,6 +22,7 @@ import pandas as pd
 from medmim_tasks.benchmark.circular_splits import circular_name, plain_name, split_of_task
 from medmim_tasks.benchmark.sources import dataset_for_source
 from medmim_tasks.benchmark.splits import SPLITS, SPLITS_BY_TASK
+from medmim_tasks.results import lm_eval_runs
 from medmim_tasks.results.run_files import (
     RESULTS_SUFFIX,
     RunFormatError,
@@ -105,6 +106,7 @@ class Run:
     docs: pd.DataFrame = field(repr=False)
     results: dict[str, Any] = field(repr=False)
     circular: bool = False  # the circular tasks of a results file: tasks name their plain splits
+    framework: str = "lmms-eval"  # which framework wrote the run: lmms-eval or lm-eval (results/lm_eval_runs.py)
 
     @property
     def metrics(self) -> list[str]:
@@ -124,7 +126,7 @@ def load_run(results_file: str | Path, circular: bool = False) -> Run:
     """Read one results file and its sample files (`circular`: its circular tasks); errors name the file, line and fix."""
     results_file = Path(results_file)
     results = read_json(results_file)
-    date = results_file.name[: -len(RESULTS_SUFFIX)]
+    date = lm_eval_runs.lm_eval_date(results_file) if lm_eval_runs.is_lm_eval_results_file(results_file) else results_file.name[: -len(RESULTS_SUFFIX)]
     per_task = results.get("results")
     if not isinstance(per_task, dict):
         raise RunFormatError(f"{results_file}: no 'results' mapping; is this an lmms-eval results file?")
@@ -161,6 +163,7 @@ def load_run(results_file: str | Path, circular: bool = False) -> Run:
         docs=docs,
         results=results,
         circular=circular,
+        framework=lm_eval_runs.framework_of(results_file),
     )
 
 

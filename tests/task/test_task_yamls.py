@@ -22,18 +22,21 @@ def _generator() -> ModuleType:
 
 
 GENERATED = _generator().generated_files()
+# each folder of generated YAMLs: lmms-eval's, and lm-evaluation-harness's (issue 17)
+GENERATED_BY_FOLDER = {"yaml_tasks": GENERATED, "lm_eval_tasks": _generator().lm_eval_generated_files()}
 
 
-@pytest.mark.parametrize("name", sorted(GENERATED))
-def test_the_committed_yaml_is_the_generators_output_byte_for_byte(name: str) -> None:
-    committed = (TASKS_DIR / name).read_bytes()
-    assert committed == GENERATED[name].encode("utf-8"), f"yaml_tasks/{name} differs: run python utils/generate_task_yamls.py"
+@pytest.mark.parametrize(("folder", "name"), [(folder, name) for folder, files in GENERATED_BY_FOLDER.items() for name in sorted(files)])
+def test_the_committed_yaml_is_the_generators_output_byte_for_byte(folder: str, name: str) -> None:
+    committed = (REPO_ROOT / folder / name).read_bytes()
+    assert committed == GENERATED_BY_FOLDER[folder][name].encode("utf-8"), f"{folder}/{name} differs: run python utils/generate_task_yamls.py"
 
 
-def test_every_task_yaml_is_generated() -> None:
-    manifests = {f"manifests/{path.name}" for path in (TASKS_DIR / "manifests").glob("*.jsonl")}
-    on_disk = {path.name for path in TASKS_DIR.glob("*.yaml")} | {"_default_template_yaml"} | manifests
-    assert on_disk == set(GENERATED)
+@pytest.mark.parametrize("folder", sorted(GENERATED_BY_FOLDER))
+def test_every_task_yaml_is_generated(folder: str) -> None:
+    manifests = {f"manifests/{path.name}" for path in (REPO_ROOT / folder / "manifests").glob("*.jsonl")}
+    on_disk = {path.name for path in (REPO_ROOT / folder).glob("*.yaml")} | {"_default_template_yaml"} | manifests
+    assert on_disk == set(GENERATED_BY_FOLDER[folder])
 
 
 def test_check_mode_finds_a_hand_edit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -42,6 +45,11 @@ def test_check_mode_finds_a_hand_edit(tmp_path: Path, monkeypatch: pytest.Monkey
         (tmp_path / name).parent.mkdir(exist_ok=True)
         (tmp_path / name).write_text(text, encoding="utf-8")
     monkeypatch.setattr(generator, "TASKS_DIR", tmp_path)
+    lm_eval_folder = tmp_path / "lm_eval_tasks"
+    lm_eval_folder.mkdir()
+    for name, text in generator.lm_eval_generated_files().items():
+        (lm_eval_folder / name).write_text(text, encoding="utf-8")
+    monkeypatch.setattr(generator, "LM_EVAL_TASKS_DIR", lm_eval_folder)
     assert generator.main(["--check"]) == 0
     edited = tmp_path / "med_mim_held_out_rad.yaml"
     edited.write_text(edited.read_text().replace("Held-out: RAD", "Held-out: Rad"))
@@ -49,3 +57,4 @@ def test_check_mode_finds_a_hand_edit(tmp_path: Path, monkeypatch: pytest.Monkey
     assert "med_mim_held_out_rad.yaml" in capsys.readouterr().err
     assert generator.main([]) == 0  # writes the generated text back
     assert edited.read_text(encoding="utf-8") == GENERATED["med_mim_held_out_rad.yaml"]
+
