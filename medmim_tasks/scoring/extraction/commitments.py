@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
+from medmim_tasks.scoring.extraction.hedges import _is_lean, _letters_left_open_at_end, _second_thought
+from medmim_tasks.scoring.extraction.languages import _foreign_commitments
 from medmim_tasks.scoring.extraction.letters import (
     _BARE_NOUN_LEAD,
     _CORRECTION_LEAD,
@@ -68,6 +70,8 @@ def _commitments(text: str, options: _Options) -> list[_Commitment]:
     reading.line_commitments()
     reading.end_sentence_commitment()
     reading.answer_text_commitments()
+    reading.foreign_commitments()
+    reading.letters_left_open_at_end()
     if reading.found:
         return reading.found  # all strong: _decide reads only those
     reading.weak_commitments()
@@ -118,7 +122,10 @@ class _Reading:
             bare_noun = not text[match.start("gap") : match.end("gap")].strip(" \t") and _BARE_NOUN_LEAD.fullmatch(lead)
             if bare_noun and not _TERMINAL_AFTER.match(text, start + 1):
                 continue  # "answer A would imply ...": a mention, not a commitment
-            self.add(start, self.judged(start))
+            judged = self.judged(start)
+            if judged not in (None, _UNDECIDED) and _is_lean(lead) and _second_thought(text, start + 1, judged, self.options):
+                judged = _UNDECIDED  # "I'd lean to B, but it could also be C": a lean, not a choice
+            self.add(start, judged)
 
     def letter_is_right_commitments(self) -> None:
         """'C is correct', 'B fits best'."""
@@ -168,6 +175,17 @@ class _Reading:
             for match in answers:
                 if not _clause_negated(text, match.start()):
                     self.add(match.start(1), _text_after_lead(text[match.start(1) : match.end(1)], self.options))
+
+    def foreign_commitments(self) -> None:
+        """Answer phrases in Spanish, French, German, Portuguese ('la respuesta es la B')."""
+        for position, value in _foreign_commitments(self.text):
+            self.add(position, value if value == _UNDECIDED else self.judged(position))
+
+    def letters_left_open_at_end(self) -> None:
+        """'... - C or maybe D' ending the reply: undecided, whatever came before."""
+        position = _letters_left_open_at_end(self.text, self.options)
+        if position is not None:
+            self.add(position, _UNDECIDED)
 
     def weak_commitments(self) -> None:
         """Commitments that count only when there is no strong one."""

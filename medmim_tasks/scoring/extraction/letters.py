@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from medmim_tasks.scoring.extraction.hedges import _named_to_exclude
 from medmim_tasks.scoring.extraction.normalise import (
     _UNDECIDED,
     _lower_case_twin,
@@ -28,8 +29,8 @@ _CONTINUATION = _words(
 )
 _LABEL_TEXT = re.compile(r"[ \t]*(?:[)\]][ \t]*)?[:.)\-\u2013\u2014][ \t]*([^\n]{1,200})")
 _TERMINAL_AFTER = re.compile(r"[ \t]*(?:[.!?;,)\]\n。！？；，]|$)")
-_PARTNER = re.compile(
-    r"[ \t]*(?:,|/|&|\+|(?i:\bor\b|\band\b|\bvs\b\.?|\bversus\b|\bnor\b)|或|和|与|與|及|、)[ \t]*"
+_PARTNER = re.compile(  # each separator takes its own spaces: ", or possibly D" as well as "/D"
+    r"[ \t]*(?:,[ \t]*(?:(?i:or|and)\b[ \t]*)?|(?:/|&|\+|(?i:\bor\b|\band\b|\bvs\b\.?|\bversus\b|\bnor\b)|或|和|与|與|及|、)[ \t]*)"
     r"(?:(?i:possibly|maybe|perhaps|also|even|rather)[ \t]+)?(?:(?i:option|choice)[ \t]*)?[(\[]?([A-Z])(?![A-Za-z0-9])"
 )
 _NEGATED_AFTER = re.compile(
@@ -58,8 +59,8 @@ _COMMIT_LEAD = re.compile(
     r"\b(?:final|correct|right|best|most\s+(?:likely|appropriate|accurate|suitable)|my|our)\s+"
     r"(?:answer|option|choice|selection|one)\b"
     r"|\banswer\b|<answer>|\b(?:" + _NOUN_LEADS + r")\s*(?=[:=])"
-    r"|\b(?:i\s+)?(?:choose|chose|choosing|select|selected|selecting|pick|picked|picking|go\s+with|going\s+with|"
-    r"went\s+with|opt\s+for|opting\s+for|lean(?:ing)?\s+towards?|settle\s+on|vote\s+for|would\s+say|i'd\s+say|"
+    r"|\b(?:i\s+)?(?:choose|chose|choosing|select|selected|selecting|pick|picked|picking|go\s+(?:with|for)|going\s+(?:with|for)|"
+    r"went\s+(?:with|for)|opt\s+for|opting\s+for|lean(?:ing)?\s+to(?:wards?)?|settle\s+on|vote\s+for|would\s+say|i'd\s+say|"
     r"i\s+think|i\s+believe|i\s+guess|looks\s+like|seems\s+like|appears\s+to\s+be|seems\s+to\s+be)\b"
     r"|\b(?:categori[sz]ed?|classif(?:y|ied))\s+(?:it\s+|this\s+|them\s+)?as\b"
     r"|\b(?:corresponds?\s+to|consistent\s+with|points?\s+to|in\s+favou?r\s+of|suggests?|indicates?|supports?)"
@@ -68,6 +69,7 @@ _COMMIT_LEAD = re.compile(
     r"it\s+is|it's|it\s+must\s+be|that\s+is|that's|this\s+is|which\s+is|would\s+be|should\s+be|must\s+be|"
     r"probably|possibly|most\s+likely|likely|perhaps|maybe|actually|wait(?:\s*(?:,\s*)?no)?|rather|instead|"
     r"i\s+mean|correction)\b"
+    r"|\b(?:diagnosis|impression|assessment)\b"
     r"|antwort|respuesta|r\u00e9ponse|resposta|risposta|答案|答え|정답|选择|選擇|选项|選項|选|選|答"
     r")(?P<gap>" + _GAP + r")[(\[{\"']?(?P<letter>[A-Za-z])(?![A-Za-z0-9])",
     re.IGNORECASE,
@@ -81,7 +83,7 @@ _COMMIT_LEAD_FIRST_WORDS = _words(
     "settle vote would looks seems appears categorise categorize categorised categorized classify classified "
     "corresponds correspond consistent points point in suggests suggest indicates indicate supports support "
     "therefore thus hence so consequently overall finally ultimately it that this which should must probably "
-    "possibly likely perhaps maybe actually wait waitno rather instead correction"  # "waitno": wait\s*,?\s*no
+    "possibly likely perhaps maybe actually wait waitno rather instead correction diagnosis impression assessment"  # "waitno": wait\s*,?\s*no
 )
 _COMMIT_LEAD_RUN_ON = ("antwort", "respuesta", "resposta", "risposta")  # leads that may run into the letter
 _CORRECTION_LEAD = re.compile(r"actually|wait|rather|instead|i\s+mean|correction", re.IGNORECASE)
@@ -116,6 +118,8 @@ def _judge_letter(text: str, start: int, options: _Options) -> str | None:
     partner = _PARTNER.match(text, after)
     if partner and partner.group(1) != letter and _is_partner_letter(text, partner.start(1)):
         return _UNDECIDED
+    if _named_to_exclude(text, after):
+        return None  # "D is the one I would exclude"
     word = _WORD_AFTER.match(text, after)
     own = options.by_letter.get(letter)  # None for a letter that is no option: then no text follows it
     if (

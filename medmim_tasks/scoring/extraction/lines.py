@@ -13,7 +13,7 @@ from medmim_tasks.scoring.extraction.options import (
 )
 
 # --- weak letter commitments -----------------------------------------------------------------
-_LETTER_IN_PARENS = re.compile(r"[(\[]([A-Z])[)\]]")
+_LETTER_IN_PARENS = re.compile(r"[(\[](?:(?i:option|choice)[ \t]*)?([A-Z])[)\]]")  # "cataract (B)", "... (option B)"
 _PARENS_AT_LINE_END = re.compile(r"[(\[]([A-Z])[)\]][ \t]*(?:[.!][ \t]*)?$", re.MULTILINE)
 _LETTER_SENTENCE_AT_END = re.compile(r"[.!?][ \t]+[(\[]?([A-Z])[)\]]?[ \t]*(?:[.!][ \t]*)?$")
 _LETTER_AT_END = re.compile(r"[,\-\u2013\u2014:][ \t]*[(\[]?([A-Z])[)\]]?[ \t]*(?:[.!][ \t]*)?$")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+from medmim_tasks.scoring.extraction.conclusion import _concluding_option, _cut_off_in_a_list, _image_letter_choice
 from medmim_tasks.scoring.extraction.lines import (
     _LETTER_MENTION,
 )
@@ -115,13 +116,17 @@ def _text_choice(text: str, options: _Options) -> str | None:
                 return None
             letter = next(iter(letters))
             return letter if _mentioned_options(_normalise_sentences(text), options) <= {letter} else None
-    if _HEDGE.search(text):
-        return None
+    if _HEDGE.search(text) or _cut_off_in_a_list(text):
+        return None  # a hedge, or a reply cut off inside a numbered analysis
+    concluding = _concluding_option(text, options)
+    if concluding is not None:
+        return concluding  # "Therefore, the effusion has resolved in the second image."
     sentences = _normalise_sentences(text)
     if options.pairs is not None:
         return _pair_choice(text, options)
     if options.ordinals is not None:
-        return _ordinal_choice(sentences, options.ordinals)
+        by_place, by_letter = _ordinal_choice(sentences, options.ordinals), _image_letter_choice(text, options)
+        return by_place if by_letter is None else (by_letter if by_place in (None, by_letter) else None)
     hits = _mentioned_options(sentences, options)
     if len(hits) != 1 or _UNDECIDED in hits:
         return None
