@@ -178,12 +178,12 @@ class _Reading:
 
     def foreign_commitments(self) -> None:
         """Answer phrases in Spanish, French, German, Portuguese ('la respuesta es la B')."""
-        for position, value in _foreign_commitments(self.text):
+        for position, value in _foreign_commitments(self.text, self.folded):
             self.add(position, value if value == _UNDECIDED else self.judged(position))
 
     def letters_left_open_at_end(self) -> None:
         """'... - C or maybe D' ending the reply: undecided, whatever came before."""
-        position = _letters_left_open_at_end(self.text, self.options)
+        position = _letters_left_open_at_end(self.text, self.options) if self.capital_at_end else None
         if position is not None:
             self.add(position, _UNDECIDED)
 

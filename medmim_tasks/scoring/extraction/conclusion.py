@@ -12,28 +12,30 @@ from medmim_tasks.scoring.extraction.normalise import _SENTENCE_BREAK, _normalis
 from medmim_tasks.scoring.extraction.options import _Options
 
 _NUMBERED_ITEM = re.compile(r"[ \t>#\-\u2022]*\d+[.)][ \t]")
-_FINISHED = ".!?)\u3002"  # how a finished sentence ends
+_FINISHED = (".", "!", "?", ")", "\u3002")  # how a finished sentence ends
 _CLAUSE_MARK = re.compile(r"[,;:]")
 _CONNECTIVES = frozenset("so therefore thus hence overall finally yes no then in conclusion summary short".split())
 _IMAGE_LETTER = re.compile(r"(?<![A-Za-z])(?i:image|picture|scan|film|view|panel)[ \t]+[(\[]?([A-Z])(?![A-Za-z0-9])")
 _PLACES = ("first", "second", "third", "fourth")
+_CONCLUSION_TAIL = 600  # characters
 
 
 def _cut_off_in_a_list(text: str) -> bool:
     """Whether the reply stops inside a numbered step ('2. Second image: the lens'): its last line is a
     numbered item that does not end a sentence."""
-    last_line = text.rstrip().rsplit("\n", 1)[-1]
-    return bool(_NUMBERED_ITEM.match(last_line)) and not last_line.rstrip().endswith(tuple(_FINISHED))
+    last_line = text[text.rfind("\n") + 1 :]  # the reply comes stripped (_visible_text)
+    return bool(_NUMBERED_ITEM.match(last_line)) and not last_line.rstrip().endswith(_FINISHED)
 
 
 def _concluding_option(text: str, options: _Options) -> str | None:
     """The one option whose full text is the reply's last sentence, or the last clause of it, after
     its leading connectives ('Therefore,', 'Yes,', 'so')."""
-    sentences = [part for part in _SENTENCE_BREAK.split(text) if part.strip()]
-    if not sentences:
+    tail = text[-_CONCLUSION_TAIL:]  # a longer last sentence is no option's text: only the tail is split
+    sentences = [part for part in _SENTENCE_BREAK.split(tail) if part.strip()]
+    if not sentences or (len(sentences) == 1 and len(tail) < len(text)):
         return None
     last = sentences[-1]
-    candidates = [last]
+    candidates = [last] if len(sentences) > 1 or len(tail) < len(text) else []  # else the whole reply: tried already
     clauses = _CLAUSE_MARK.split(last)
     if len(clauses) > 1:
         candidates.append(clauses[-1])

@@ -22,7 +22,7 @@ _SECOND_THOUGHT = re.compile(
 # "C or maybe D" ending the reply: the reply leaves two letters open, whatever came before.
 _LETTERS_LEFT_OPEN_AT_END = re.compile(
     r"(?<![A-Za-z0-9])[(\[]?([A-Z])[)\]]?(?:[ \t]*,[ \t]*|[ \t]+)(?i:or)[ \t]+(?:(?i:possibly|maybe|perhaps|even)[ \t]+)?"
-    r"[(\[]?([A-Z])[)\]]?[ \t]*(?:[.!?][ \t]*)?$"
+    r"[(\[]?([A-Z])[)\]]?[ \t]*(?:[.!][ \t]*)?$"
 )
 _LEFT_OPEN_WINDOW = 80  # characters before the end of the reply where _LETTERS_LEFT_OPEN_AT_END is looked for
 # "D is the one I would exclude": the letter is named to be set aside.

@@ -18,16 +18,16 @@ _FOREIGN_ANSWER = re.compile(
     re.IGNORECASE,
 )
 _FOREIGN_PARTNER = re.compile(r"[)\]]?[ \t]+(?i:o|ou|oder|u)[ \t]+(?:(?i:la|el|le|a|o|die|der)[ \t]+)?[(\[]?([A-Z])(?![A-Za-z0-9])")
+_ASCII_LEAD = re.compile(r"respuesta|reponse|resposta|antwort|opcion|opcao|alternativa")  # on the lower-cased reply
 _FOREIGN_NEGATED = re.compile(r"[)\]]?[ \t]+(?i:no|non|nicht|n\u00e3o|nao)\b")
 
 
-def _foreign_commitments(text: str) -> list[tuple[int, str]]:
-    """(position, letter or '?') of each answer phrase of these languages; the caller judges the letter."""
+def _foreign_commitments(text: str, folded: str | None) -> list[tuple[int, str]]:
+    """(position, letter or '?') of each answer phrase of these languages; the caller judges the letter.
+    `folded`: the reply lower-cased when it is ASCII (then only the ASCII spellings can occur)."""
     found: list[tuple[int, str]] = []
-    if text.isascii() and not any(
-        lead in text.lower() for lead in ("respuesta", "reponse", "resposta", "antwort", "opcion", "opcao", "alternativa")
-    ):
-        return found  # none of the leads (the non-ASCII spellings need a non-ASCII reply)
+    if folded is not None and not _ASCII_LEAD.search(folded):
+        return found
     for match in _FOREIGN_ANSWER.finditer(text):
         letter = match.group(1)
         if _FOREIGN_NEGATED.match(text, match.end()):
