@@ -27,9 +27,12 @@ def _cut_off_in_a_list(text: str) -> bool:
     return bool(_NUMBERED_ITEM.match(last_line)) and not last_line.rstrip().endswith(_FINISHED)
 
 
-def _concluding_option(text: str, options: _Options) -> str | None:
+def _concluding_option(text: str, whole: str, options: _Options) -> str | None:
     """The one option whose full text is the reply's last sentence, or the last clause of it, after
-    its leading connectives ('Therefore,', 'Yes,', 'so')."""
+    its leading connectives ('Therefore,', 'Yes,', 'so'). `whole`: the reply normalised, which then
+    ends with that text (a cheap test that rules most replies out)."""
+    if not any(whole.endswith(name) for name in options.heads):
+        return None
     tail = text[-_CONCLUSION_TAIL:]  # a longer last sentence is no option's text: only the tail is split
     sentences = [part for part in _SENTENCE_BREAK.split(tail) if part.strip()]
     if not sentences or (len(sentences) == 1 and len(tail) < len(text)):

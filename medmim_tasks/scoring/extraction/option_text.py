@@ -118,7 +118,7 @@ def _text_choice(text: str, options: _Options) -> str | None:
             return letter if _mentioned_options(_normalise_sentences(text), options) <= {letter} else None
     if _HEDGE.search(text) or _cut_off_in_a_list(text):
         return None  # a hedge, or a reply cut off inside a numbered analysis
-    concluding = _concluding_option(text, options)
+    concluding = _concluding_option(text, whole, options)
     if concluding is not None:
         return concluding  # "Therefore, the effusion has resolved in the second image."
     sentences = _normalise_sentences(text)
