@@ -61,6 +61,13 @@ OPTION_SETS: dict[str, dict[str, str]] = {
     "yes_no": {"A": "Yes", "B": "No"},
     "side": {"A": "left breast", "B": "right breast", "C": "both breasts"},
     "outlook": {"A": "likely to remain stable", "B": "likely to improve with treatment", "C": "likely to worsen"},
+    "effusion_images": {
+        "A": "The effusion has resolved in the second image",
+        "B": "The effusion is larger in the second image",
+        "C": "The effusion is unchanged between the images",
+    },
+    "image2": {"A": "the first image", "B": "the second image"},
+    "image4": {"A": "Image 1", "B": "Image 2", "C": "Image 3", "D": "Image 4"},
 }
 
 
@@ -712,4 +719,132 @@ CASES: list[Case] = [
     Case("ordinal_words", "the middle image", "B", "option_text_ordinal"),
     Case("sequence", "First, compare the two images. The second image shows it.", "A", "option_text_ordinal"),
     Case("image_numbers", "Both images look the same to me.", None, "option_text_ordinal"),
+    # --- issue 13: hedges whose letters come last, after a dash, or "lean to X, but ... Y" (None) ---
+    Case("category7", "Probably benign, could need follow-up \u2014 C or E", None, "hedge_trailing"),
+    Case("fundus", "B, or possibly D", None, "hedge_trailing"),
+    Case("fundus", "I'd lean to B, but it could also be C.", None, "hedge_trailing"),
+    Case("fundus", "Most consistent with glaucoma - C or maybe D.", None, "hedge_trailing"),
+    Case("fundus", "I would lean towards C, though D is also possible.", None, "hedge_trailing"),
+    Case("tumour", "Leaning towards A, but B cannot be excluded.", None, "hedge_trailing"),
+    Case("fundus", "My pick: B, or perhaps C", None, "hedge_trailing"),
+    Case("chest", "Hard to separate the two on these films \u2013 C or A.", None, "hedge_trailing"),
+    Case("fundus", "I'd lean to C, and the cupping supports it.", "C", "hedge_trailing"),
+    Case("fundus", "Leaning to B at first, but the answer is C.", "C", "hedge_trailing"),
+    # --- issue 13: replies cut off mid-analysis; option words inside the numbered steps commit to nothing ---
+    Case(
+        "fundus",
+        "Let me go through the images.\n1. First image: the cup looks enlarged, which could suggest glaucoma.\n2. Second image: the lens",
+        None,
+        "truncated_analysis",
+    ),
+    Case(
+        "category7",
+        "Assessment:\n1. Margins: irregular, the pattern of a suspicious abnormality.\n2. Calcifications:",
+        None,
+        "truncated_analysis",
+    ),
+    Case(
+        "chest",
+        "Step by step:\n1. Image one: there is right lower lobe consolidation or atelectasis\n2. Image two: the",
+        None,
+        "truncated_analysis",
+    ),
+    Case(
+        "outlook",
+        "Reasoning:\n1) The lesion is likely to improve with treatment if it is inflammatory.\n2) However, the margins",
+        None,
+        "truncated_analysis",
+    ),
+    Case(
+        "effusion",
+        "Findings:\n1. Earlier film: moderate right effusion.\n2. Later film: the effusion has improved compared with",
+        None,
+        "truncated_analysis",
+    ),
+    Case(
+        "fundus",
+        "Findings:\n1. Enlarged optic cup.\n2. Thin neuroretinal rim.\nConclusion: glaucoma.",
+        "C",
+        "truncated_analysis",
+    ),
+    # --- issue 13: letter phrasings ---
+    Case("fundus", "The diagnosis is C.", "C", "letter_phrasing"),
+    Case("fundus", "Looking at the lens opacity, the diagnosis is B.", "B", "letter_phrasing"),
+    Case("fundus", "The cupping and the thin rim fit best with glaucoma, which is option C.", "C", "letter_phrasing"),
+    Case("chest", "The dense opacity at the right base is right lower lobe consolidation (option C).", "C", "letter_phrasing"),
+    Case("effusion", "Comparing both films, the effusion has improved (option C).", "C", "letter_phrasing"),
+    Case("fundus", "Option D is the one.", "D", "letter_phrasing"),
+    Case("fundus", "Option B is the one that fits.", "B", "letter_phrasing"),
+    Case("fundus", "I'd go for choice (b).", "B", "letter_phrasing"),
+    Case("modality", "The correct answer here would be choice (c).", "C", "letter_phrasing"),
+    Case("fundus", "Option D is the one I would exclude first.", None, "letter_phrasing"),
+    Case("fundus", "The diagnosis is a cataract.", "B", "letter_phrasing"),
+    Case("fundus", "The diagnosis is not C.", None, "letter_phrasing"),
+    # --- issue 13: Spanish, French, German, Portuguese ---
+    Case("fundus", "Opci\u00f3n C", "C", "language"),
+    Case("fundus", "La respuesta es la B.", "B", "language"),
+    Case("fundus", "Por la excavaci\u00f3n del disco, la respuesta correcta es la opci\u00f3n C.", "C", "language"),
+    Case("fundus", "La r\u00e9ponse est C.", "C", "language"),
+    Case("fundus", "Antwort: C", "C", "language"),
+    Case("tumour", "Die richtige Antwort ist B, die L\u00e4sion ist unver\u00e4ndert.", "B", "language"),
+    Case("fundus", "A resposta correta \u00e9 a D.", "D", "language"),
+    Case("fundus", "Alternativa B", "B", "language"),
+    Case("fundus", "La respuesta es la B o la C.", None, "language"),
+    Case("fundus", "La respuesta no es la B.", None, "language"),
+    # --- issue 13: an option's full text as the concluding sentence or clause ---
+    Case(
+        "effusion_images",
+        "The first film shows a right effusion with a meniscus; on the second film the angle is sharp. "
+        "Therefore, the effusion has resolved in the second image.",
+        "A",
+        "option_text_conclusion",
+    ),
+    Case(
+        "effusion_images",
+        "No, the effusion is unchanged between the images.",
+        "C",
+        "option_text_conclusion",
+    ),
+    Case(
+        "effusion_images",
+        "Yes, the effusion is larger in the second image.",
+        "B",
+        "option_text_conclusion",
+    ),
+    Case(
+        "effusion_images",
+        "In the first image the fluid reaches the hilum and in the second image it reaches higher, so the effusion is "
+        "larger in the second image.",
+        "B",
+        "option_text_conclusion",
+    ),
+    Case(
+        "both",
+        "The first image shows a nodule, the second image shows clear lungs. Only the first image is abnormal.",
+        "B",
+        "option_text_conclusion",
+    ),
+    Case(
+        "effusion_images",
+        "The first image shows an effusion and the second image a smaller one. It is not true that the effusion has "
+        "resolved in the second image.",
+        None,
+        "option_text_conclusion",
+    ),
+    Case(
+        "effusion_images",
+        "The first image shows fluid and the second image is hard to read. The effusion has resolved in the second "
+        "image or is unchanged between the images.",
+        None,
+        "option_text_conclusion",
+    ),
+    # --- issue 13: image places answered by letter ("image B") when both readings agree ---
+    Case("image2", "Image B", "B", "image_place"),
+    Case("image2", "The abnormality is in image B.", "B", "image_place"),
+    Case("image3", "Image C shows the lesion most clearly.", "C", "image_place"),
+    Case("image4", "The fracture is best seen in image D.", "D", "image_place"),
+    Case("image2_swapped", "Image B", None, "image_place"),
+    Case("image2", "The second one.", "B", "image_place"),
+    Case("image2", "Image B is better exposed, but the lesion is in image A.", None, "image_place"),
+    Case("fundus", "Image B shows the cataract.", "B", "image_place"),
 ]

@@ -42,6 +42,15 @@ def test_the_browser_page_assets_are_in_the_wheel(wheel: zipfile.ZipFile) -> Non
     assert {f"medmim_tasks/results/browser_assets/{name}" for name in assets} <= set(wheel.namelist())
 
 
+def test_every_module_of_the_package_is_in_the_wheel(wheel: zipfile.ZipFile) -> None:
+    """A sub-package missing from setup.cfg's `packages` would install without its modules."""
+    names = set(wheel.namelist())
+    modules = [path for path in (REPO / "medmim_tasks").rglob("*.py") if "__pycache__" not in path.parts]
+    assert len(modules) > 30
+    missing = [path.relative_to(REPO).as_posix() for path in modules if path.relative_to(REPO).as_posix() not in names]
+    assert not missing, f"modules left out of the wheel (add their package to setup.cfg's packages): {missing}"
+
+
 def test_nothing_generic_lands_at_top_level(wheel: zipfile.ZipFile) -> None:
     top = {name.split("/")[0] for name in wheel.namelist()}
     assert {entry for entry in top if not entry.endswith(".dist-info")} == {"medmim_tasks"}

@@ -80,10 +80,10 @@ class Tally:
     invented: int = 0  # a letter where the grader takes none
     missed: int = 0  # None where the grader takes a letter
     guessed: int = 0  # random fallback
-    by_category: dict[str, list[int]] = field(default_factory=dict)  # category -> [agree, n]
+    by_category: dict[str, list[int]] = field(default_factory=dict)  # category -> [agree, n, wrong, invented, missed]
 
     def add(self, category: str, expected: str | None, got: str | None) -> None:
-        cell = self.by_category.setdefault(category, [0, 0])
+        cell = self.by_category.setdefault(category, [0, 0, 0, 0, 0])
         cell[1] += 1
         if got == GUESS:
             self.guessed += 1
@@ -92,10 +92,13 @@ class Tally:
             cell[0] += 1
         elif got is None:
             self.missed += 1
+            cell[4] += 1
         elif expected is None:
             self.invented += 1
+            cell[3] += 1
         else:
             self.wrong += 1
+            cell[2] += 1
 
 
 def compare(show_cases: bool) -> str:
@@ -135,15 +138,17 @@ def compare(show_cases: bool) -> str:
         lines.append(f"| {label} | " + " | ".join(cell(tallies[name]) for name in names) + " |")
     lines += [
         "",
-        "Agreement by category:",
+        "Agreement by category (class); for ours also its disagreements as wrong letter / letter where the",
+        "grader took none / None where the grader took a letter:",
         "",
-        "| category | n | " + " | ".join(names) + " |",
-        "|---|---:|" + "---:|" * len(names),
+        "| category | n | " + " | ".join(names) + " | ours: wrong / invented / missed |",
+        "|---|---:|" + "---:|" * len(names) + "---:|",
     ]
     for category in sorted(tallies[names[0]].by_category):
         total = tallies[names[0]].by_category[category][1]
         cells = [f"{tallies[name].by_category[category][0]}" for name in names]
-        lines.append(f"| {category} | {total} | " + " | ".join(cells) + " |")
+        wrong, invented, missed = tallies[names[0]].by_category[category][2:]
+        lines.append(f"| {category} | {total} | " + " | ".join(cells) + f" | {wrong} / {invented} / {missed} |")
     if show_cases:
         lines += [
             "",

@@ -86,7 +86,7 @@ HOSTILE_REPLIES: list[tuple[str, str, str | None]] = [
     ("the answer is the, repeated", "the answer is the " * 5_500, None),
     ("so + colons and spaces, repeated", ("so " + ": " * 20 + "x ") * 2_200, None),
     ("not A, repeated", "not A " * 16_000, None),
-    ("A or B, repeated", "A or B " * 14_000, "A"),
+    ("A or B, repeated", "A or B " * 14_000, None),  # letters left open at the end (issue 13)
     ("i think, repeated", "i think " * 12_000, None),
     ("option text, repeated", "cataract " * 11_000, "B"),
     ("image words, repeated", "first second image " * 5_000, None),

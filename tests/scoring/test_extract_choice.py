@@ -14,6 +14,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from extraction_corpus import CASES, OPTION_SETS, Case
+from extraction_modules import extraction_names
 
 import medmim_tasks
 from medmim_tasks.scoring.extraction import extract_choice
@@ -175,7 +176,7 @@ def _spans(matches) -> list[tuple[tuple[int, int], ...]]:  # type: ignore[no-unt
 
 
 def test_lower_case_twins_match_like_their_patterns() -> None:
-    from medmim_tasks.scoring import extraction as answers
+    answers = extraction_names()
 
     twins = [
         (answers._COMMIT_LEAD, answers._COMMIT_LEAD_FOLDED),
@@ -194,7 +195,7 @@ def test_lower_case_twins_match_like_their_patterns() -> None:
 
 
 def test_word_filtered_scans_find_every_match() -> None:
-    from medmim_tasks.scoring import extraction as answers
+    answers = extraction_names()
 
     for text in _texts_for_scans():
         folded = answers._folded(text)
@@ -273,7 +274,7 @@ def _first_words(pattern) -> set[str]:  # type: ignore[no-untyped-def]
 def test_first_word_lists_cover_their_patterns() -> None:
     """The word filters try a pattern only at the words its matches can begin with: derived here from
     the patterns themselves, so a new alternative that the lists miss fails this test."""
-    from medmim_tasks.scoring import extraction as answers
+    answers = extraction_names()
 
     commit = _first_words(answers._COMMIT_LEAD)
     assert {start for start in commit if start.startswith("|")} == {"|<"}  # "<answer>", handled apart

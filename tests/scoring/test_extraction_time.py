@@ -15,6 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from extraction_modules import PACKAGE_DIR, extraction_modules, extraction_names, extraction_patterns
 from regex_linearity import findings, module_patterns
 
 from medmim_tasks.scoring import extraction as answers
@@ -75,23 +76,25 @@ def test_checker_passes_linear_patterns(source: str, unanchored: bool) -> None:
 
 
 def test_checker_reads_how_a_module_uses_its_patterns() -> None:
-    uses = module_patterns(answers)
+    uses = extraction_patterns()
     assert uses["_BARE_REPLY"][1:] == (False, True)  # fullmatch only: anchored, full
     assert uses["_LABEL_TEXT"][1:] == (False, False)  # match only
     assert uses["_SENTENCE_BREAK"][1:] == (True, False)  # split
     assert uses["_COMMIT_LEAD"][1:] == (True, True)  # handed to other functions: every use assumed
-    assert set(uses) == {name for name, value in vars(answers).items() if isinstance(value, re.Pattern)}
+    assert set(uses) == {name for name, value in vars(extraction_names()).items() if isinstance(value, re.Pattern)}
 
 
 # --- every pattern of the scoring modules ------------------------------------------------------
 
 
 @pytest.mark.parametrize("module", [answers, metrics, judge], ids=lambda module: module.__name__)
-def test_every_scoring_pattern_has_a_linear_shape(module: object) -> None:
-    """The letter extractor, the open-ended metrics and the optional judge's verdict parser."""
+def test_every_scoring_pattern_has_a_linear_shape(module: ModuleType) -> None:
+    """The letter extractor (its package's modules as one), the open-ended metrics and the optional
+    judge's verdict parser."""
+    patterns = extraction_patterns() if module is answers else module_patterns(module)
     problems = {
         name: found
-        for name, (pattern, unanchored, fullmatched) in module_patterns(module).items()  # type: ignore[arg-type]
+        for name, (pattern, unanchored, fullmatched) in patterns.items()
         if (found := findings(pattern, unanchored, fullmatched))
     }
     assert not problems, "patterns that can backtrack (see tests/regex_linearity.py):\n" + json.dumps(problems, indent=1)
@@ -103,9 +106,10 @@ def test_answers_compiles_no_pattern_outside_the_module_level() -> None:
     module-level pattern (a module-level name itself), works with `re` inside a function."""
     import ast
 
-    tree = ast.parse(Path(answers.__file__).read_text(encoding="utf-8"))
+    trees = [ast.parse(Path(module.__file__ or "").read_text(encoding="utf-8")) for module in extraction_modules()]
     functions_using_re = {
         function.name
+        for tree in trees
         for function in ast.walk(tree)
         if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef))
         for node in ast.walk(function)
@@ -226,12 +230,12 @@ REPEATED_UNITS = [
 
 
 def _python_lines_run(reply: str, options: dict[str, str]) -> int:
-    """Lines of answers.py executed while extract_choice decides `reply`: a count of work, not a time."""
-    source = answers.__file__
+    """Lines of the extraction package executed while extract_choice decides `reply`: a count of work, not a time."""
+    sources = {str(path) for path in PACKAGE_DIR.glob("*.py")}
     executed = 0
 
     def in_answers(frame, event, arg):  # type: ignore[no-untyped-def]
-        if frame.f_code.co_filename != source:
+        if frame.f_code.co_filename not in sources:
             return None
 
         def count(frame, event, arg):  # type: ignore[no-untyped-def]
