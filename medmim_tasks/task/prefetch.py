@@ -90,6 +90,7 @@ class Prefetcher:
     peak_held_bytes: int = 0
     asks: int = 0
     hits: int = 0
+    queued_docs: int = 0
     stopped: bool = False
 
     def __post_init__(self) -> None:
@@ -164,8 +165,7 @@ class Prefetcher:
             self.hits += 1
         elif self.asks >= _MISS_CHECK_AFTER and self.hits * 2 < self.asks:
             self._stop(
-                f"the model asked for documents in another order than the one learnt from lmms-eval "
-                f"({self.hits} of {self.asks} prefetched)"
+                f"the model asked for documents in another order than the one learnt from lmms-eval ({self.hits} of {self.asks} prefetched)"
             )
             return None
         self._top_up()
@@ -191,6 +191,7 @@ class Prefetcher:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="medmim-prefetch")
         entry = _Entry(futures=[], counted=list(sizes))
+        self.queued_docs += 1
         self._count(sum(sizes))
         for index, path in enumerate(planned.paths):
             future = self._pool.submit(self.decode, path, planned.max_side)
@@ -221,7 +222,6 @@ class Prefetcher:
             actual = image_bytes(future.result())
             self._count(actual - entry.counted[index])
             entry.counted[index] = actual
-
 
 
 # ---------------------------------------------------------------- the run's prefetcher

@@ -9,7 +9,8 @@
   `sorted` sorts them the way the Hugging Face wrappers do, through `lmms_eval.utils.Collator`
   by prompt length, longest first, grouped by generation settings (characters stand in for tokens);
 - `record`: a path prefix; `<record>.rank<N>.jsonl` gets one line per document: its key, the time
-  `doc_to_visual` took and, with `hashes=1`, each image's type, mode, size and pixel SHA-256.
+  `doc_to_visual` took and, with `hashes=1`, each image's type, mode, size and pixel SHA-256; and
+  a last line with what this process's image prefetcher planned and did.
 """
 
 from __future__ import annotations
@@ -27,8 +28,26 @@ def _flag(value: Any) -> bool:
     return str(value).strip().lower() in {"1", "true", "yes"}
 
 
+def _prefetch_summary() -> dict[str, Any] | None:
+    """What the prefetcher of this process planned and did (None when prefetching was off)."""
+    from medmim_tasks.task.prefetch import current_prefetcher
+
+    prefetcher = current_prefetcher()
+    if prefetcher is None:
+        return None
+    return {
+        "plan": [planned.key for planned in prefetcher.plan],
+        "queued_docs": prefetcher.queued_docs,
+        "hits": prefetcher.hits,
+        "peak_held_bytes": prefetcher.peak_held_bytes,
+        "budget": prefetcher.budget,
+    }
+
+
 class Sleepy(lmms):
-    def __init__(self, sleep_ms: float = 100, order: str = "file", open_images: Any = 1, record: str = "", hashes: Any = 0, **kwargs: Any) -> None:
+    def __init__(
+        self, sleep_ms: float = 100, order: str = "file", open_images: Any = 1, record: str = "", hashes: Any = 0, **kwargs: Any
+    ) -> None:
         super().__init__()
         if order not in ("file", "sorted"):
             raise ValueError(f"order must be file or sorted, got {order!r}")
@@ -69,12 +88,16 @@ class Sleepy(lmms):
                 images = doc_to_visual(doc)
                 line["visual_s"] = time.perf_counter() - start
                 if self._hashes:
-                    line["images"] = [[type(i).__module__ + "." + type(i).__name__, i.mode, list(i.size), hashlib.sha256(i.tobytes()).hexdigest()] for i in images]
+                    line["images"] = [
+                        [type(i).__module__ + "." + type(i).__name__, i.mode, list(i.size), hashlib.sha256(i.tobytes()).hexdigest()]
+                        for i in images
+                    ]
                 del images
             time.sleep(self._sleep_s)
             lines.append(line)
             replies[(task, split, doc_id)] = "A"
         if self._record:
+            lines.append({"prefetch": _prefetch_summary()})
             with open(f"{self._record}.rank{self.rank}.jsonl", "a") as handle:
                 handle.writelines(json.dumps(line) + "\n" for line in lines)
         return [replies[request.args[-2], request.args[-1], request.args[-3]] for request in requests]
