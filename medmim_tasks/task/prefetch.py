@@ -158,9 +158,11 @@ class Prefetcher:
             self._release(self._window.pop(skipped))
         self._cursor = position + 1
         self._frontier = max(self._frontier, self._cursor)
-        if entry is not None and (planned.paths != paths or planned.max_side != max_side):
-            self._release(entry)  # the document changed since the plan was made: decode it as asked
-            entry = None
+        if planned.paths != paths or planned.max_side != max_side:
+            if entry is not None:
+                self._release(entry)  # the document changed since the plan was made: decode it as asked
+            self._top_up()
+            return None
         if entry is not None:
             self.hits += 1
         elif self.asks >= _MISS_CHECK_AFTER and self.hits * 2 < self.asks:
@@ -168,6 +170,8 @@ class Prefetcher:
                 f"the model asked for documents in another order than the one learnt from lmms-eval ({self.hits} of {self.asks} prefetched)"
             )
             return None
+        else:  # asked before it was queued (the first one; or the model skipped ahead): its images first, side by side
+            entry = self._queue(planned, [decoded_bytes(path, max_side) for path in paths])
         self._top_up()
         return entry
 

@@ -112,15 +112,16 @@ def test_nothing_is_queued_past_the_end_of_the_plan(tmp_path: Path) -> None:
         if entry is not None:
             prefetcher.hand_over(entry)
     prefetcher.close()
-    assert sorted(decoded) == ["doc1_0.png"]  # the second one; the first was asked before anything was queued
+    assert sorted(decoded) == ["doc0_0.png", "doc1_0.png"]  # the planned ones only, each once
 
 
 def test_documents_the_model_skips_are_dropped_and_unplanned_ones_decoded_when_asked(tmp_path: Path) -> None:
     docs = _docs(tmp_path, [1, 1, 1, 1, 1])
     prefetcher = Prefetcher(budget=1 << 30, plan=_plan(docs[:4]))
-    assert prefetcher.claim(docs[0]["doc_key"], docs[0]["image_paths"], None) is None
+    first = prefetcher.claim(docs[0]["doc_key"], docs[0]["image_paths"], None)  # queued at once, decoded first
+    assert first is not None and _pixels(prefetcher.hand_over(first)) == _serial(docs[0])
     entry = prefetcher.claim(docs[2]["doc_key"], docs[2]["image_paths"], None)  # doc 1 skipped
-    assert entry is not None and _pixels(prefetcher.hand_over(entry)) == _serial(docs[2])
+    assert entry is not None and prefetcher.hits == 1 and _pixels(prefetcher.hand_over(entry)) == _serial(docs[2])
     assert prefetcher.claim(docs[1]["doc_key"], docs[1]["image_paths"], None) is None  # behind: decoded when asked
     assert prefetcher.claim(docs[4]["doc_key"], docs[4]["image_paths"], None) is None  # not in the plan
     prefetcher.close()
