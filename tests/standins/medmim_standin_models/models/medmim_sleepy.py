@@ -10,7 +10,8 @@
   by prompt length, longest first, grouped by generation settings (characters stand in for tokens);
 - `record`: a path prefix; `<record>.rank<N>.jsonl` gets one line per document: its key, the time
   `doc_to_visual` took and, with `hashes=1`, each image's type, mode, size and pixel SHA-256; and
-  a last line with what this process's image prefetcher planned and did.
+  a last line with what this process's image prefetcher planned and did, and the seconds the
+  model spent on all its documents (`generate_s`).
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ class Sleepy(lmms):
     def generate_until(self, requests: list[Any]) -> list[str]:
         replies: dict[tuple[str, str, int], str] = {}
         lines = []
+        started = time.perf_counter()
         for _context, _gen_kwargs, doc_to_visual, doc_id, task, split in self._in_order(requests):
             doc = self.task_dict[task][split][doc_id]
             line: dict[str, Any] = {"doc_key": doc.get("doc_key"), "task": task}
@@ -97,7 +99,7 @@ class Sleepy(lmms):
             lines.append(line)
             replies[(task, split, doc_id)] = "A"
         if self._record:
-            lines.append({"prefetch": _prefetch_summary()})
+            lines.append({"prefetch": _prefetch_summary(), "generate_s": time.perf_counter() - started})
             with open(f"{self._record}.rank{self.rank}.jsonl", "a") as handle:
                 handle.writelines(json.dumps(line) + "\n" for line in lines)
         return [replies[request.args[-2], request.args[-1], request.args[-3]] for request in requests]
