@@ -229,3 +229,12 @@ def test_a_broken_prefetcher_falls_back_to_decoding_when_asked(tmp_path: Path, m
     with pytest.warns(UserWarning, match="a bug in the prefetcher"):
         images = doc_to_visual(docs[0])
     assert _pixels(images) == _serial(docs[0])
+
+
+def test_the_entry_point_installs_the_hooks() -> None:
+    import lmms_eval.models  # noqa: F401  (loads the entry points, as the lmms-eval CLI does)
+    from lmms_eval.api.task import Task
+    from lmms_eval.utils import Collator
+
+    assert getattr(Task.build_all_requests, prefetch_hooks._MARK, False)
+    assert getattr(Collator._reorder, prefetch_hooks._MARK, False)
