@@ -9,10 +9,13 @@ calls `doc_to_visual(task_dict[task][split][doc_id])` when it reaches each one: 
 which most Hugging Face wrappers build over the arguments to sort them by prompt length
 (longest first) within groups of equal generation settings.
 
-So two wraps, each guarded like the task registration (a failure warns and leaves the images
-decoded when asked for; it never breaks a run):
+With `--use_cache`, lmms-eval's response cache hands the model only the requests it has no
+answer for. So three wraps, each guarded like the task registration (a failure warns and leaves
+the images decoded when asked for; it never breaks a run):
 
 - `Task.build_all_requests`: after it, this process's Med-MIM requests, in order, extend the plan;
+- `lmms.create_from_arg_string` (how lmms-eval makes the model): the model's `generate_until`
+  makes the requests it is handed the plan, in their order;
 - `Collator._reorder` (the generator that sorts one group): when it sorts Med-MIM requests, the
   sorted order becomes the plan.
 """
@@ -130,10 +133,46 @@ def wrap_collator() -> None:
     Collator._reorder = _reorder  # type: ignore[method-assign]
 
 
+def follow_model_requests(model: Any) -> None:
+    """Make the requests handed to this model's generate_until the plan, in that order (after a
+    response cache took out the answered ones, so only what the model will really ask for)."""
+    method = model.generate_until
+    if getattr(method, _MARK, False):
+        return
+
+    @functools.wraps(method)
+    def generate_until(requests: Any, *args: Any, **kwargs: Any) -> Any:
+        _guarded(record_order, requests)
+        return method(requests, *args, **kwargs)
+
+    setattr(generate_until, _MARK, True)
+    model.generate_until = generate_until
+
+
+def wrap_model_creation() -> None:
+    from lmms_eval.api.model import lmms
+
+    original = lmms.__dict__["create_from_arg_string"]
+    if getattr(original, _MARK, False):
+        return
+    create = original.__func__  # a classmethod
+
+    @functools.wraps(create)
+    def create_from_arg_string(cls: Any, *args: Any, **kwargs: Any) -> Any:
+        model = create(cls, *args, **kwargs)
+        _guarded(follow_model_requests, model)
+        return model
+
+    wrapped = classmethod(create_from_arg_string)
+    setattr(wrapped, _MARK, True)
+    lmms.create_from_arg_string = wrapped  # type: ignore[method-assign, assignment]
+
+
 def install() -> bool:
     """Wrap lmms-eval so the plan follows its requests; False (with a warning) when it cannot."""
     try:
         wrap_build_all_requests()
+        wrap_model_creation()
         wrap_collator()
     except Exception as error:  # noqa: BLE001 - never break lmms-eval for its other users
         prefetch.turn_off(f"lmms-eval's requests cannot be followed: {type(error).__name__}: {error}")

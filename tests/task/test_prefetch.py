@@ -238,3 +238,29 @@ def test_the_entry_point_installs_the_hooks() -> None:
 
     assert getattr(Task.build_all_requests, prefetch_hooks._MARK, False)
     assert getattr(Collator._reorder, prefetch_hooks._MARK, False)
+
+
+def test_the_requests_handed_to_the_model_become_the_plan(tmp_path: Path) -> None:
+    """A response cache (--use_cache) hands the model only the unanswered requests: those are the plan."""
+    from lmms_eval.api.model import lmms
+
+    class Model(lmms):
+        def generate_until(self, requests: list[Any]) -> list[str]:
+            return [doc_to_visual(docs[request.args[3]]) and "A" for request in requests]
+
+        def loglikelihood(self, requests: list[Any]) -> list[Any]:
+            raise NotImplementedError
+
+        def generate_until_multi_round(self, requests: list[Any]) -> list[Any]:
+            raise NotImplementedError
+
+    assert prefetch_hooks.install()
+    docs = _docs(tmp_path, [1, 1, 1, 1])
+    task = _FakeTask(docs)
+    prefetch_hooks.record_requests(task)
+    model = Model.create_from_arg_string("")
+    unanswered = [task._instances[3], task._instances[1]]
+    assert model.generate_until(unanswered) == ["A", "A"]
+    prefetcher = prefetch.current_prefetcher()
+    assert prefetcher is not None and [p.key for p in prefetcher.plan] == [f"{TASK}:3", f"{TASK}:1"]
+    assert prefetcher.queued_docs == 2 and prefetcher.hits == 1

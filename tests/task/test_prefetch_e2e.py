@@ -50,7 +50,8 @@ def test_same_images_same_order_with_prefetch_on_and_off(medmim_env: dict[str, s
     asked: dict[str, list[dict[str, Any]]] = {}
     for name, budget in (("on", "64K"), ("off", "0")):
         record = tmp_path / f"record-{name}"
-        results, _ = run_lmms_eval(_arguments(record, "sorted"), _env(medmim_env, tmp_path, budget), tmp_path / name)
+        cache = ["--use_cache", str(tmp_path / "cache")] if name == "off" else []
+        results, _ = run_lmms_eval([*_arguments(record, "sorted"), *cache], _env(medmim_env, tmp_path, budget), tmp_path / name)
         assert all(results["n-samples"][task]["effective"] == LIMIT for task in TASKS)
         asked[name], summary = _records(record, 0)
         if name == "off":
@@ -65,6 +66,18 @@ def test_same_images_same_order_with_prefetch_on_and_off(medmim_env: dict[str, s
     strip = [[{key: doc[key] for key in ("doc_key", "images")} for doc in asked[name]] for name in ("on", "off")]
     assert strip[0] == strip[1]
     assert all(image[0] == "PIL.Image.Image" for doc in asked["on"] for image in doc["images"])
+
+    # resumed with the off run's response cache (same model_args: the cache is keyed by them), three
+    # more documents per task: the model gets only the unanswered requests, and so does the plan
+    record = tmp_path / "record-off"
+    Path(f"{record}.rank0.jsonl").unlink()
+    arguments = [*_arguments(record, "sorted"), "--use_cache", str(tmp_path / "cache")]
+    arguments[arguments.index("--limit") + 1] = str(LIMIT + 3)
+    run_lmms_eval(arguments, _env(medmim_env, tmp_path, "64K"), tmp_path / "resumed")
+    docs, summary = _records(record, 0)
+    keys = [doc["doc_key"] for doc in docs]
+    assert set(keys) == {f"{task}:{index}" for task in TASKS for index in range(LIMIT, LIMIT + 3)}
+    assert summary is not None and summary["plan"] == keys and summary["queued_docs"] == len(keys)
 
 
 @pytest.mark.slow
@@ -84,10 +97,9 @@ def test_two_processes_each_prefetch_only_their_own_documents(medmim_env: dict[s
     shares = []
     for rank in (0, 1):
         docs, summary = _records(record, rank)
-        keys = list(dict.fromkeys(doc["doc_key"] for doc in docs))  # the evenly padded rank asks its last one twice
-        assert summary is not None and summary["hits"] > 0, tail
-        plan = summary["plan"]
-        assert set(plan) <= set(keys) and plan == [key for key in keys if key in set(plan)]  # its own, in its order
-        shares.append(set(plan))
+        keys = [doc["doc_key"] for doc in docs]  # the rank with fewer documents asks its last one again (padding)
+        assert summary is not None and summary["hits"] == len(keys) - 1, tail
+        assert summary["plan"] == keys  # its own documents, in the order it asks for them
+        shares.append(set(keys))
     assert not shares[0] & shares[1]
     assert shares[0] | shares[1] == _limited_keys()
