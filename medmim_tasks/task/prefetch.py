@@ -214,6 +214,9 @@ class Prefetcher:
         entry.released = True
         for future in entry.futures:
             future.cancel()
+        # each future's done-callback holds the entry: without its futures the images are freed now,
+        # not whenever the garbage collector next finds the reference cycle
+        entry.futures = []
         self._count(-sum(entry.counted))
 
     def _decoded(self, entry: _Entry, index: int, future: Future[Image.Image]) -> None:

@@ -264,3 +264,30 @@ def test_the_requests_handed_to_the_model_become_the_plan(tmp_path: Path) -> Non
     prefetcher = prefetch.current_prefetcher()
     assert prefetcher is not None and [p.key for p in prefetcher.plan] == [f"{TASK}:3", f"{TASK}:1"]
     assert prefetcher.queued_docs == 2 and prefetcher.hits == 1
+
+
+def test_handed_over_images_are_freed_when_the_caller_drops_them(tmp_path: Path) -> None:
+    """No reference cycle keeps them (a future's done-callback holds its entry): memory stays
+    bounded between garbage collections, not only after them."""
+    import gc
+    import time
+    import weakref
+
+    docs = _docs(tmp_path, [1, 2])
+    prefetcher = Prefetcher(budget=1 << 30, plan=_plan(docs))
+    gc.disable()
+    try:
+        for doc in docs:
+            entry = prefetcher.claim(doc["doc_key"], doc["image_paths"], None)
+            assert entry is not None
+            images = prefetcher.hand_over(entry)
+            references = [weakref.ref(image) for image in images]
+            del images, entry
+            for _ in range(200):  # a decoding thread lets go of its finished work item right after it
+                if all(reference() is None for reference in references):
+                    break
+                time.sleep(0.01)
+            assert all(reference() is None for reference in references)
+    finally:
+        gc.enable()
+        prefetcher.close()
