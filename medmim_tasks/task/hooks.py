@@ -44,7 +44,7 @@ def doc_to_visual(doc: Mapping[str, Any], lmms_eval_specific_kwargs: Mapping[str
     background when lmms-eval's requests said this document comes next (MEDMIM_PREFETCH_BYTES)."""
     max_side = max_image_side_setting(lmms_eval_specific_kwargs)
     try:
-        prefetched = prefetched_images(doc["doc_key"], doc["image_paths"], max_side)  # medmim_tasks.task.prefetch
+        prefetched = prefetched_images(doc.get("doc_key"), doc["image_paths"], max_side)  # medmim_tasks.task.prefetch
         return prefetched if prefetched is not None else [load_image(path, max_side) for path in doc["image_paths"]]
     except ImageDecodeError as error:
         raise ImageDecodeError(f"document {doc['doc_key']}: {error}") from error

@@ -280,10 +280,10 @@ def set_plan(docs: Iterable[PlannedDoc], *, extend: bool = False) -> None:
     _current = Prefetcher(budget=budget, plan=list(docs)) if budget > 0 else None
 
 
-def prefetched_images(key: str, paths: Sequence[str], max_side: int | None) -> list[Image.Image] | None:
+def prefetched_images(key: str | None, paths: Sequence[str], max_side: int | None) -> list[Image.Image] | None:
     """The images of the asked document when the background decoded them, else None."""
     prefetcher = _current
-    if prefetcher is None:
+    if prefetcher is None or key is None:
         return None
     try:
         entry = prefetcher.claim(key, paths, max_side)
