@@ -84,7 +84,8 @@ def record_requests(task: Any) -> None:
 
 
 def record_order(ordered: Iterable[Any]) -> None:
-    """After a Collator sorted requests: their Med-MIM documents, in that order, are the plan."""
+    """Requests in the order the model will take them (handed to its generate_until, or sorted by a
+    Collator): their Med-MIM documents, in that order, are the plan."""
     docs = [_planned[key] for key in map(request_key, ordered) if key is not None and key in _planned]
     if docs:
         prefetch.set_plan(docs)
