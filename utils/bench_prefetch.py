@@ -6,7 +6,8 @@ document's images through `doc_to_visual`, then sleeps a fixed time standing for
 (100 ms and 300 ms), asking for the documents in file order (as lmms-eval hands them over) or in
 the sorted order of the Hugging Face wrappers (`lmms_eval.utils.Collator` by prompt length).
 Per repeat, one serial run (MEDMIM_PREFETCH_BYTES=0, 100 ms, file order) gives the total decode
-time (its `doc_to_visual` wall time); then the four prefetching runs. lmms-eval's fixed cost is
+time: the CPU seconds its `doc_to_visual` calls took (what decoding costs on a free core; their
+wall time on a shared machine includes waiting for one); then the four prefetching runs. lmms-eval's fixed cost is
 each run's wall time outside the model's `generate_until` (start-up, task building, scoring,
 writing results: on a shared machine it varies from run to run, so each run's own is used). The
 floor of a run is max(total decode time, total model time) + its fixed cost; `prefetch_ratio` is
@@ -43,6 +44,7 @@ class StandinRun:
     docs: int
     visual_seconds: float  # doc_to_visual wall time summed over the documents (the model's clock)
     generate_seconds: float  # the model's generate_until, all documents: decode waits + model time
+    visual_cpu_seconds: float = 0.0  # CPU seconds of the calling thread in doc_to_visual: all decoding when serial
 
 
 def run_standin(
@@ -75,7 +77,8 @@ def run_standin(
     lines = [json.loads(line) for line in Path(f"{record}.rank0.jsonl").read_text().splitlines()]
     docs = [line for line in lines if "doc_key" in line]
     generate = sum(line["generate_s"] for line in lines if "generate_s" in line)
-    run = StandinRun(seconds, usage.ru_maxrss / 1024, len(docs), sum(line["visual_s"] for line in docs), generate)
+    visual = sum(line["visual_s"] for line in docs)
+    run = StandinRun(seconds, usage.ru_maxrss / 1024, len(docs), visual, generate, sum(line["visual_cpu_s"] for line in docs))
     print(f"{name}: {run}", file=sys.stderr)  # every run as it ends: a cut-short measurement still says something
     return run
 
@@ -106,7 +109,7 @@ def _fixed(run: StandinRun) -> float:
 def report_prefetch(report: Any, serial: list[StandinRun], runs: dict[tuple[int, str], list[StandinRun]]) -> float:
     """The table rows of section 6 (medians over the repeats) and prefetch_ratio."""
     docs = serial[0].docs
-    decode = _median(serial, lambda run: run.visual_seconds)
+    decode = _median(serial, lambda run: run.visual_cpu_seconds)
     serial_rss = _median(serial, lambda run: run.max_rss_mb)
     report.section(f"6. image prefetching, lmms-eval runs of {docs} docs, medians of {len(serial)} (default MEDMIM_PREFETCH_BYTES)")
     fixed = _median(serial, _fixed)

@@ -9,7 +9,7 @@
   `sorted` sorts them the way the Hugging Face wrappers do, through `lmms_eval.utils.Collator`
   by prompt length, longest first, grouped by generation settings (characters stand in for tokens);
 - `record`: a path prefix; `<record>.rank<N>.jsonl` gets one line per document: its key, the time
-  `doc_to_visual` took and, with `hashes=1`, each image's type, mode, size and pixel SHA-256; and
+  `doc_to_visual` took (wall, and CPU of the calling thread) and, with `hashes=1`, each image's type, mode, size and pixel SHA-256; and
   a last line with what this process's image prefetcher planned and did, and the seconds the
   model spent on all its documents (`generate_s`).
 """
@@ -86,9 +86,10 @@ class Sleepy(lmms):
             doc = self.task_dict[task][split][doc_id]
             line: dict[str, Any] = {"doc_key": doc.get("doc_key"), "task": task}
             if self._open_images:
-                start = time.perf_counter()
+                start, start_cpu = time.perf_counter(), time.thread_time()
                 images = doc_to_visual(doc)
                 line["visual_s"] = time.perf_counter() - start
+                line["visual_cpu_s"] = time.thread_time() - start_cpu  # this thread's CPU: decoding, when serial
                 if self._hashes:
                     line["images"] = [
                         [type(i).__module__ + "." + type(i).__name__, i.mode, list(i.size), hashlib.sha256(i.tobytes()).hexdigest()]
