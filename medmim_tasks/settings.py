@@ -35,6 +35,8 @@ DEFAULT_JUDGE_TIMEOUT_S = 60.0
 DEFAULT_JUDGE_ATTEMPTS = 5
 DEFAULT_JUDGE_BACKOFF_S = 1.0
 DEFAULT_JUDGE_MAX_TIME_S = 300.0
+DEFAULT_PREFETCH_BYTES = "128M"
+_BYTE_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
 _YES = {"1", "true", "yes", "on"}
 _NO = {"", "0", "false", "no", "off"}
 
@@ -155,6 +157,17 @@ def _yes_no(name: str, text: str | None) -> bool:
     )
 
 
+def _byte_count(name: str, text: str | None) -> int:
+    value = (text or DEFAULT_PREFETCH_BYTES).strip().upper().removesuffix("B").removesuffix("I")
+    number, unit = (value[:-1], value[-1]) if value[-1:] in _BYTE_UNITS else (value, "")
+    if not number.isdigit():
+        raise SettingError(
+            f"{name}={text!r} is not a number of bytes: use a whole number with an optional K, M or G "
+            f"(KiB, MiB, GiB), e.g. {DEFAULT_PREFETCH_BYTES} (the default), or 0 to turn prefetching off."
+        )
+    return int(number) * _BYTE_UNITS[unit]
+
+
 # ---------------------------------------------------------------- the table
 
 
@@ -223,6 +236,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MEDMIM_ALLOW_MODIFIED_BENCHMARK", "unset (refuse them)",
             "`1` (or true, yes, on) evaluates benchmark files that differ from the pinned upstream ones (with a warning)", False,
             "permits a modified benchmark file; the benchmark SHA-256 in the hash say what was read", _yes_no),
+    Setting("MEDMIM_PREFETCH_BYTES", f"`{DEFAULT_PREFETCH_BYTES}`",
+            "decoded image bytes (`K`, `M`, `G`: KiB, MiB, GiB) held ahead of the model: the next documents' "
+            "images are decoded in background threads while the model answers; `0` turns it off", False,
+            "the same images in the same order, only decoded earlier (see performance.md)", _byte_count),
     Setting("MEDMIM_TINY_MODEL_DIR", f"`{DEFAULT_TINY_MODEL_DIR}`", "where `medmim demo` builds its tiny random LLaVA", False,
             "used by `medmim demo` only; a sweep names its model in model_args", _path_or(DEFAULT_TINY_MODEL_DIR)),
     Setting("MEDMIM_THUMBNAIL_CACHE", f"`{DEFAULT_THUMBNAIL_CACHE_DIR}`", "folder of cached thumbnails of `medmim browse`", False,

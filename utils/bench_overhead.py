@@ -561,8 +561,8 @@ def measure_only_scoring(report: Report, benchmark_dir: Path, empty_root: Path, 
         unpin(before)
 
 
-def measure_only_visual(report: Report, benchmark_dir: Path, work: Path, args: argparse.Namespace) -> float:
-    """(2) alone: the sample of a full run (or only its `--datasets` items) at realistic sizes."""
+def write_realistic_sample(benchmark_dir: Path, work: Path, args: argparse.Namespace) -> tuple[Path, Path]:
+    """The sampled split files (`--items-per-split`, `--datasets`) and their realistic images: (files, images)."""
     indices = sample_indices(benchmark_dir, args.items_per_split, args.datasets)
     sample_dir = work / f"sample-{args.items_per_split}-{'-'.join(args.datasets or ['all'])}"
     sampled = write_sample_benchmark(benchmark_dir, sample_dir, indices)
@@ -570,6 +570,12 @@ def measure_only_visual(report: Report, benchmark_dir: Path, work: Path, args: a
     started = time.perf_counter()
     files = write_realistic_tree(images_root, sample_dir, args.jobs)
     print(f"set-up: {sampled} sampled items, {files} realistic image files ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+    return sample_dir, images_root
+
+
+def measure_only_visual(report: Report, benchmark_dir: Path, work: Path, args: argparse.Namespace) -> float:
+    """(2) alone: the sample of a full run (or only its `--datasets` items) at realistic sizes."""
+    sample_dir, images_root = write_realistic_sample(benchmark_dir, work, args)
     # the sample files are subsets of the pinned ones
     environ = {"MEDMIM_BENCHMARK_DIR": str(sample_dir), "MEDMIM_IMAGE_ROOT": str(images_root), ALLOW_MODIFIED_VARIABLE: "1"}
     before = pin_to_one_cpu()
@@ -594,14 +600,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--work-dir", type=Path, help="keep the sample files, images and runs here (reused when run again)")
     parser.add_argument(
         "--only",
-        choices=("scoring", "building", "visual"),
+        choices=("scoring", "building", "visual", "prefetch"),
         help="run only this section (scoring: (5) alone, about a minute; building: (1) alone, seconds; "
-        "visual: (2) alone on the same sample, and its overhead_ratio)",
+        "visual: (2) alone on the same sample, and its overhead_ratio; prefetch: (6) image prefetching "
+        "in lmms-eval runs of a stand-in model, and its prefetch_ratio)",
     )
     parser.add_argument(
         "--datasets",
         type=lambda text: [name.strip() for name in text.split(",") if name.strip()],
-        help="with --only visual: sample only items of these source datasets, e.g. ODIR or ODIR,VQA-RAD (default: all)",
+        help="with --only visual or prefetch: sample only items of these source datasets, e.g. ODIR or ODIR,VQA-RAD (default: all)",
     )
     return parser.parse_args(argv)
 
@@ -652,8 +659,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     work = args.work_dir.resolve() if args.work_dir else Path(tempfile.mkdtemp(prefix="medmim-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     report = Report()
-    if args.datasets and args.only != "visual":
-        raise SystemExit("--datasets goes with --only visual")
+    if args.datasets and args.only not in ("visual", "prefetch"):
+        raise SystemExit("--datasets goes with --only visual or --only prefetch")
     unknown = sorted(set(args.datasets or ()) - set(SOURCE_DATASETS_BY_NAME))
     if unknown:
         raise SystemExit(f"--datasets: unknown {unknown}; known: {sorted(SOURCE_DATASETS_BY_NAME)}")
@@ -662,6 +669,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             overhead_ratio = measure_only_visual(report, benchmark_dir, work, args)
             print(report.markdown())
             print(f"overhead_ratio={overhead_ratio:.3f}")
+            return 0
+        if args.only == "prefetch":
+            from bench_prefetch import measure_prefetch
+
+            sample_dir, images_root = write_realistic_sample(benchmark_dir, work, args)
+            prefetch_ratio = measure_prefetch(report, sample_dir, images_root, work, args.repeats)
+            print(report.markdown())
+            print(f"prefetch_ratio={prefetch_ratio:.3f}")
             return 0
         if args.only is not None:
             empty_root = work / "empty-images"

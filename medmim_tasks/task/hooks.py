@@ -11,6 +11,7 @@ from medmim_tasks.scoring.extraction import extract_choice
 from medmim_tasks.scoring.metrics import token_f1_recall
 from medmim_tasks.scoring.text_credit import credited_by_text
 from medmim_tasks.task.documents import build_docs
+from medmim_tasks.task.prefetch import prefetched_images
 from medmim_tasks.task.prompts import doc_messages, doc_text
 
 SCORE_KEY = "score"
@@ -40,10 +41,12 @@ def process_sanity_docs(dataset: Any) -> Any:
 
 
 def doc_to_visual(doc: Mapping[str, Any], lmms_eval_specific_kwargs: Mapping[str, Any] | None = None) -> list[Any]:
-    """The item's images as RGB PIL images, opened now, in the item's order."""
+    """The item's images as RGB PIL images, in the item's order: decoded now, or ahead of time in the
+    background when lmms-eval's requests said this document comes next (MEDMIM_PREFETCH_BYTES)."""
     max_side = max_image_side_setting(lmms_eval_specific_kwargs)
     try:
-        return [load_image(path, max_side) for path in doc["image_paths"]]
+        prefetched = prefetched_images(doc.get("doc_key"), doc["image_paths"], max_side)  # medmim_tasks.task.prefetch
+        return prefetched if prefetched is not None else [load_image(path, max_side) for path in doc["image_paths"]]
     except ImageDecodeError as error:
         raise ImageDecodeError(f"document {doc['doc_key']}: {error}") from error
 

@@ -140,7 +140,8 @@ def check_data_before_evaluation() -> bool:
 
 
 def register() -> list[Any]:
-    """Entry point of the `lmms_eval.models` group: registers no model, adds our task folder."""
+    """Entry point of the `lmms_eval.models` group: registers no model, adds our task folder,
+    and follows lmms-eval's requests to prefetch images (medmim_tasks.task.prefetch_hooks)."""
     try:
         add_tasks_to_task_manager()
         check_data_before_evaluation()
@@ -150,4 +151,10 @@ def register() -> list[Any]:
             'use `lmms-eval --include_path "$(medmim tasks-path)"` instead.',
             stacklevel=2,
         )
+    try:
+        from medmim_tasks.task.prefetch_hooks import install
+
+        install()  # warns itself and leaves images decoded when asked for when lmms-eval changed shape
+    except Exception as error:  # noqa: BLE001 - never break lmms-eval for its other users
+        warnings.warn(f"medmim-tasks: image prefetching is off ({error!r})", stacklevel=2)
     return []
