@@ -16,7 +16,7 @@ import pandas as pd
 
 from medmim_tasks.benchmark.items import MULTIPLE_CHOICE
 from medmim_tasks.benchmark.splits import SPLITS
-from medmim_tasks.results.circular_report import circular_notes, circular_overall, circular_summary, with_circular_columns
+from medmim_tasks.results.circular_report import circular_notes, circular_overall, circular_summary
 from medmim_tasks.results.runs import COVERAGE_COLUMNS, Run
 from medmim_tasks.results.statistics import (
     CONFIDENCE,

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from medmim_tasks.results.circular_report import with_circular_columns
 from medmim_tasks.results.report import (
     ACCURACY_COLUMNS,
     BREAKDOWNS,
@@ -22,7 +23,6 @@ from medmim_tasks.results.report import (
     Report,
     has_partial_coverage,
 )
-from medmim_tasks.results.circular_report import with_circular_columns
 from medmim_tasks.results.tables import markdown_table
 
 

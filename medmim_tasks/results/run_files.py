@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from medmim_tasks.results import lm_eval_runs
-from typing import Any
 
 RESULTS_SUFFIX = "_results.json"
 SWEEP_RUN_FILE = "medmim-sweep-run.json"  # written by `medmim sweep` into each run folder
