@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     for note in report.notes:
         print(f"note: {note}")
     print(f"MC accuracy in %, with {report.confidence:.0%} intervals; details: {files['markdown']}")
-    for name in ("leaderboard_md", "markdown", "html", "chart", "leaderboard", "splits", "breakdowns"):
+    for name in ("leaderboard_md", "markdown", "html", "chart", "leaderboard", "splits", "breakdowns", "letter_bias"):
         print(f"  {files[name]}")
     return 0
 

@@ -17,6 +17,7 @@ import pandas as pd
 
 from medmim_tasks.benchmark.items import MULTIPLE_CHOICE
 from medmim_tasks.benchmark.splits import SPLITS
+from medmim_tasks.results import letter_bias as bias
 from medmim_tasks.results.runs import COVERAGE_COLUMNS, Run
 from medmim_tasks.results.statistics import (
     CONFIDENCE,
@@ -70,6 +71,7 @@ class Report:
     percent_metrics: frozenset[str]  # metrics shown as percentages (per-document scores within [0, 1])
     notes: tuple[str, ...] = field(default=())
     confidence: float = CONFIDENCE
+    letter_bias: pd.DataFrame = field(default_factory=pd.DataFrame)  # one row per run and split (letter_bias.py)
 
 
 def build_report(runs: Sequence[Run], confidence: float = CONFIDENCE) -> Report:
@@ -80,7 +82,7 @@ def build_report(runs: Sequence[Run], confidence: float = CONFIDENCE) -> Report:
     percent_metrics = frozenset(
         m for m in (*CORE_MC_METRICS, *metrics) if all(_within_unit_interval(run.docs, m) for run in runs)
     )
-    leaderboard_rows, split_rows, breakdown_rows, notes = [], [], [], []
+    leaderboard_rows, split_rows, breakdown_rows, notes, letter_rows = [], [], [], [], []
     for run in runs:
         per_split: dict[str, tuple[Estimate, dict[str, float]]] = {}
         coverage: dict[str, dict[str, float]] = {}
@@ -90,7 +92,10 @@ def build_report(runs: Sequence[Run], confidence: float = CONFIDENCE) -> Report:
             per_split[task] = (estimate, summary)
             coverage[task] = _coverage(docs)
             split_rows.append({"model": run.label, "split": SPLIT_TITLES[task], "task": task, **summary, **coverage[task]})
+        letters = bias.letter_bias_rows(run.label, run.docs, {t: e for t, (e, _) in per_split.items()}, SPLIT_TITLES, DECIMALS)
+        letter_rows.extend(letters)
         leaderboard_rows.append({**_leaderboard_row(run, per_split, metrics, confidence), **_overall_coverage(coverage)})
+        leaderboard_rows[-1][bias.NEAR_BASELINE] = bias.near_baseline_text(letters)
         breakdown_rows.extend(_breakdown_rows(run, metrics, confidence))
         notes.extend(_notes(run, per_split))
         notes.extend(_coverage_notes(run, coverage))
@@ -107,6 +112,7 @@ def build_report(runs: Sequence[Run], confidence: float = CONFIDENCE) -> Report:
         percent_metrics=percent_metrics,
         notes=tuple(notes),
         confidence=confidence,
+        letter_bias=bias.letter_bias_frame(letter_rows),
     )
 
 
@@ -274,7 +280,7 @@ def _rounded(frame: pd.DataFrame, scale: dict[str, bool]) -> pd.DataFrame:
 
 def _base_metric(column: str) -> str | None:
     """The metric a numeric column holds (for scaling), or None for counts and text."""
-    if column in ("model", "split", "task", "breakdown", "group", "results_file", "limit", "n_mc", "n_open", EVALUATED, TOTAL):
+    if column in ("model", "split", "task", "breakdown", "group", "results_file", "limit", "n_mc", "n_open", EVALUATED, TOTAL, bias.NEAR_BASELINE):
         return None
     for suffix in ("_ci_low", "_ci_high"):
         if column.endswith(suffix):
@@ -324,6 +330,8 @@ def leaderboard_display(report: Report) -> pd.DataFrame:
         shown[metric_title(report, metric)] = board[metric].map(fmt)
     if has_partial_coverage(report):
         shown["Coverage %"] = board[COVERAGE].map(fmt)
+    if (board[bias.NEAR_BASELINE] != "").any():
+        shown[bias.NEAR_BASELINE_TITLE] = board[bias.NEAR_BASELINE]
     return shown
 
 
@@ -387,7 +395,9 @@ def markdown_report(report: Report, chart_file: str | None = None) -> str:
         parts += ["Notes:", "", *[f"- {note}" for note in report.notes], ""]
     if chart_file:
         parts += [f"![Accuracy per split]({chart_file})", ""]
-    parts += ["## Splits", "", markdown_table(splits_display(report)), "", "## Breakdowns", ""]
+    parts += ["## Splits", "", markdown_table(splits_display(report)), ""]
+    parts += ["## Letter bias", "", markdown_table(bias.letter_bias_display(report.letter_bias)), "", bias.LETTER_BIAS_TEXT, ""]
+    parts += ["## Breakdowns", ""]
     for title, table in breakdown_displays(report):
         parts += [f"### {title}", "", markdown_table(table), ""]
     return "\n".join(parts)
@@ -400,8 +410,10 @@ def write_csv_files(report: Report, folder: Path) -> dict[str, Path]:
         "leaderboard": folder / "leaderboard.csv",
         "splits": folder / "splits.csv",
         "breakdowns": folder / "breakdowns.csv",
+        "letter_bias": folder / "letter_bias.csv",
     }
     report.leaderboard.to_csv(files["leaderboard"], index=False, float_format=f"%.{DECIMALS}f")
     report.splits.to_csv(files["splits"], index=False, float_format=f"%.{DECIMALS}f")
     report.breakdowns.to_csv(files["breakdowns"], index=False, float_format=f"%.{DECIMALS}f")
+    report.letter_bias.to_csv(files["letter_bias"], index=False, float_format=f"%.{DECIMALS}f")
     return files
