@@ -71,7 +71,7 @@ def add_parser(subparsers: Any) -> None:
         help="leaderboard, breakdowns, chart and HTML page from lmms-eval runs",
         description=(
             "Read lmms-eval results and sample files (runs made with --log_samples, swept or not) and write a "
-            "leaderboard (Markdown to stdout and a file, CSV), per-split and breakdown tables, a chart and one "
+            "leaderboard (Markdown to stdout and a file, CSV), per-split, letter-bias and breakdown tables, a chart and one "
             "self-contained HTML page."
         ),
     )
