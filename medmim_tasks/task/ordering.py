@@ -56,7 +56,7 @@ def _distinct_strata(leaves: list[Strata], leaf_sizes: list[int]) -> tuple[list[
 
     Strata that hold the same leaves (ODIR's one dataset and one sub-type, a source that is the only
     one of its kind) always deviate alike, and one that holds every leaf never deviates: each such
-    set is counted once, and those holding everything not at all, which saves most of the work.
+    set is counted once, and those holding everything not at all (less work per step, same rule).
     """
     holders: dict[Hashable, set[int]] = {}
     for leaf_number, leaf in enumerate(leaves):

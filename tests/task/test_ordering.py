@@ -60,6 +60,7 @@ def test_crossed_stratifications_stay_within_one() -> None:
 
 def test_nothing_to_order() -> None:
     assert balanced_order([]) == []
+    assert balanced_order([("one source",)] * 3) == [0, 1, 2]  # one stratum: file order
     assert representative_order([]) == []
 
 
