@@ -151,7 +151,7 @@ class FamilyBenchmark:
     benchmark_dir: Path
     image_root: Path
     environ: dict[str, str]
-    docs: dict[str, list[dict[str, Any]]]  # task -> documents, in file order
+    docs: dict[str, list[dict[str, Any]]]  # task -> documents, in build_docs order (representative, not file order)
 
     def all_docs(self) -> list[dict[str, Any]]:
         return [doc for docs in self.docs.values() for doc in docs]

@@ -63,6 +63,7 @@ from medmim_tasks.benchmark.checksum import ALLOW_MODIFIED_VARIABLE
 from medmim_tasks.benchmark.items import MULTIPLE_CHOICE, OPEN_ENDED, load_split, read_split_file
 from medmim_tasks.benchmark.sources import SOURCE_DATASETS_BY_NAME, dataset_for_source
 from medmim_tasks.benchmark.splits import SPLITS
+from medmim_tasks.task import ordering
 from medmim_tasks.task.documents import build_docs
 from medmim_tasks.task.hooks import doc_to_visual, process_results
 
@@ -220,8 +221,13 @@ def measure_task_building(report: Report, benchmark_dir: Path, image_root: Path,
     counts: dict[str, int] = {}
 
     def build_all() -> None:
+        ordering._balanced_order.cache_clear()  # as the first build in a process: the order is computed
         docs = [build_docs(split.task, environ) for split in SPLITS]
         counts["docs"] = sum(len(task_docs) for task_docs in docs)
+
+    def build_all_again() -> None:  # lmms-eval's build after the data check: the order is remembered
+        for split in SPLITS:
+            build_docs(split.task, environ)
 
     def build_all_as_datasets() -> None:
         datasets.disable_progress_bars()
@@ -235,9 +241,11 @@ def measure_task_building(report: Report, benchmark_dir: Path, image_root: Path,
         plugin = min(plugin, best_time(build_all, 1))
         floor = min(floor, best_time(lambda: stat_floor(benchmark_dir, image_root), 1))
     with_arrow = best_time(build_all_as_datasets, repeats)
+    again = best_time(build_all_again, repeats)
     report.section(f"1. build all six tasks ({counts['docs']:,} docs, {references:,} image references)")
     report.add("build_docs vs json.load + os.stat per reference", f"{plugin:.3f} s", f"{floor:.3f} s", plugin / floor, f"<= {TARGET_BUILD_RATIO:.1f}")
     report.add("  + datasets.Dataset.from_list (process_docs, info)", f"{with_arrow:.3f} s", "", "", "")
+    report.add("  build_docs again, representative order remembered (info)", f"{again:.3f} s", "", "", "")
 
 
 # ---------------------------------------------------------------- (2) doc_to_visual

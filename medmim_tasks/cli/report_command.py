@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     for note in report.notes:
         print(f"note: {note}")
     print(f"MC accuracy in %, with {report.confidence:.0%} intervals; details: {files['markdown']}")
-    for name in ("leaderboard_md", "markdown", "html", "chart", "leaderboard", "splits", "breakdowns"):
+    for name in ("leaderboard_md", "markdown", "html", "chart", "leaderboard", "splits", "breakdowns", "letter_bias"):
         print(f"  {files[name]}")
     return 0
 
@@ -65,7 +65,7 @@ def add_parser(subparsers: Any) -> None:
         help="leaderboard, breakdowns, chart and HTML page from lmms-eval runs",
         description=(
             "Read lmms-eval results and sample files (runs made with --log_samples, swept or not) and write a "
-            "leaderboard (Markdown to stdout and a file, CSV), per-split and breakdown tables, a chart and one "
+            "leaderboard (Markdown to stdout and a file, CSV), per-split, letter-bias and breakdown tables, a chart and one "
             "self-contained HTML page."
         ),
     )

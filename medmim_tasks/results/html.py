@@ -7,6 +7,7 @@ import html
 
 import pandas as pd
 
+from medmim_tasks.results.letter_bias import LETTER_BIAS_TEXT, letter_bias_display
 from medmim_tasks.results.report import Report
 from medmim_tasks.results.report_text import breakdown_displays, leaderboard_display, method_text, splits_display
 
@@ -44,6 +45,9 @@ def render_html(report: Report, chart_png: bytes) -> str:
         f'<img alt="Multiple-choice accuracy per split and model" src="data:image/png;base64,{chart}">',
         "<h2>Splits</h2>",
         _table(splits_display(report)),
+        "<h2>Letter bias</h2>",
+        _table(letter_bias_display(report.letter_bias)),
+        f'<p class="method">{html.escape(LETTER_BIAS_TEXT)}</p>',
         "<h2>Breakdowns</h2>",
     ]
     for title, table in breakdown_displays(report):

@@ -16,6 +16,7 @@ import pandas as pd
 
 from medmim_tasks.benchmark.items import MULTIPLE_CHOICE
 from medmim_tasks.benchmark.splits import SPLITS
+from medmim_tasks.results import letter_bias as bias
 from medmim_tasks.results.circular_report import circular_notes, circular_overall, circular_summary
 from medmim_tasks.results.runs import COVERAGE_COLUMNS, Run
 from medmim_tasks.results.statistics import (
@@ -69,6 +70,7 @@ class Report:
     percent_metrics: frozenset[str]  # metrics shown as percentages (per-document scores within [0, 1])
     notes: tuple[str, ...] = field(default=())
     confidence: float = CONFIDENCE
+    letter_bias: pd.DataFrame = field(default_factory=pd.DataFrame)  # one row per run and split (letter_bias.py)
 
 
 def build_report(runs: Sequence[Run], confidence: float = CONFIDENCE) -> Report:
@@ -79,7 +81,7 @@ def build_report(runs: Sequence[Run], confidence: float = CONFIDENCE) -> Report:
     percent_metrics = frozenset(
         m for m in (*CORE_MC_METRICS, *metrics) if all(_within_unit_interval(run.docs, m) for run in runs)
     )
-    leaderboard_rows, split_rows, breakdown_rows, notes = [], [], [], []
+    leaderboard_rows, split_rows, breakdown_rows, notes, letter_rows = [], [], [], [], []
     for run in runs:
         per_split: dict[str, tuple[Estimate, dict[str, float]]] = {}
         coverage: dict[str, dict[str, float]] = {}
@@ -89,7 +91,10 @@ def build_report(runs: Sequence[Run], confidence: float = CONFIDENCE) -> Report:
             per_split[task] = (estimate, summary)
             coverage[task] = _coverage(docs)
             split_rows.append({"model": run.label, "split": SPLIT_TITLES[task], "task": task, **summary, **coverage[task], **circular_summary(docs, confidence)})
+        letters = bias.letter_bias_rows(run.label, run.docs, {t: e for t, (e, _) in per_split.items()}, SPLIT_TITLES, DECIMALS)
+        letter_rows.extend(letters)
         leaderboard_rows.append({**_leaderboard_row(run, per_split, metrics, confidence), **_overall_coverage(coverage), **circular_overall(run, confidence)})
+        leaderboard_rows[-1][bias.NEAR_BASELINE] = bias.near_baseline_text(letters)
         breakdown_rows.extend(_breakdown_rows(run, metrics, confidence))
         notes.extend(_notes(run, per_split))
         notes.extend(_coverage_notes(run, coverage))
@@ -107,6 +112,7 @@ def build_report(runs: Sequence[Run], confidence: float = CONFIDENCE) -> Report:
         percent_metrics=percent_metrics,
         notes=tuple(notes),
         confidence=confidence,
+        letter_bias=bias.letter_bias_frame(letter_rows),
     )
 
 
@@ -274,7 +280,7 @@ def _rounded(frame: pd.DataFrame, scale: dict[str, bool]) -> pd.DataFrame:
 
 def _base_metric(column: str) -> str | None:
     """The metric a numeric column holds (for scaling), or None for counts and text."""
-    if column in ("model", "framework", "split", "task", "breakdown", "group", "results_file", "limit", "n_mc", "n_open", EVALUATED, TOTAL):
+    if column in ("model", "framework", "split", "task", "breakdown", "group", "results_file", "limit", "n_mc", "n_open", EVALUATED, TOTAL, bias.NEAR_BASELINE):
         return None
     for suffix in ("_ci_low", "_ci_high"):
         if column.endswith(suffix):

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from medmim_tasks.results import letter_bias as bias
 from medmim_tasks.results.circular_report import with_circular_columns
 from medmim_tasks.results.report import (
     ACCURACY_COLUMNS,
@@ -61,6 +62,8 @@ def leaderboard_display(report: Report) -> pd.DataFrame:
         shown[metric_title(report, metric)] = board[metric].map(fmt)
     if has_partial_coverage(report):
         shown["Coverage %"] = board[COVERAGE].map(fmt)
+    if (board[bias.NEAR_BASELINE] != "").any():
+        shown[bias.NEAR_BASELINE_TITLE] = board[bias.NEAR_BASELINE]
     return with_circular_columns(shown, board, columns=())
 
 
@@ -124,7 +127,9 @@ def markdown_report(report: Report, chart_file: str | None = None) -> str:
         parts += ["Notes:", "", *[f"- {note}" for note in report.notes], ""]
     if chart_file:
         parts += [f"![Accuracy per split]({chart_file})", ""]
-    parts += ["## Splits", "", markdown_table(splits_display(report)), "", "## Breakdowns", ""]
+    parts += ["## Splits", "", markdown_table(splits_display(report)), ""]
+    parts += ["## Letter bias", "", markdown_table(bias.letter_bias_display(report.letter_bias)), "", bias.LETTER_BIAS_TEXT, ""]
+    parts += ["## Breakdowns", ""]
     for title, table in breakdown_displays(report):
         parts += [f"### {title}", "", markdown_table(table), ""]
     return "\n".join(parts)
@@ -137,8 +142,10 @@ def write_csv_files(report: Report, folder: Path) -> dict[str, Path]:
         "leaderboard": folder / "leaderboard.csv",
         "splits": folder / "splits.csv",
         "breakdowns": folder / "breakdowns.csv",
+        "letter_bias": folder / "letter_bias.csv",
     }
     report.leaderboard.to_csv(files["leaderboard"], index=False, float_format=f"%.{DECIMALS}f")
     report.splits.to_csv(files["splits"], index=False, float_format=f"%.{DECIMALS}f")
     report.breakdowns.to_csv(files["breakdowns"], index=False, float_format=f"%.{DECIMALS}f")
+    report.letter_bias.to_csv(files["letter_bias"], index=False, float_format=f"%.{DECIMALS}f")
     return files

@@ -17,6 +17,7 @@ from medmim_tasks.benchmark.image_paths import (
 from medmim_tasks.benchmark.items import Item, load_split
 from medmim_tasks.benchmark.splits import split_for_task
 from medmim_tasks.settings import ON_MISSING_ERROR, ON_MISSING_SKIP, setting
+from medmim_tasks.task.ordering import representative_order
 
 ON_MISSING_VARIABLE = "MEDMIM_ON_MISSING"
 
@@ -52,7 +53,9 @@ def item_doc(task: str, item: Item, image_paths: list[str], cluster: str) -> dic
 
 
 def build_docs(task: str, environ: Mapping[str, str] | None = None) -> list[dict[str, Any]]:
-    """Every document of a task, in file order; raises before any model runs if images are missing.
+    """Every document of a task, in representative order (every prefix, so `--limit N`, holds each
+    kind, source dataset and sub-type in its share: task.ordering); raises before any model runs if
+    images are missing. Keys stay `<task>:<file index>`.
 
     With MEDMIM_ON_MISSING=skip only the items whose images are all present become documents, a
     warning says how many were left out, and every document carries `items_total` (items in the
@@ -105,6 +108,7 @@ def build_docs(task: str, environ: Mapping[str, str] | None = None) -> list[dict
             task, ON_MISSING_VARIABLE, len(docs), len(items), len(items) - len(docs),
             len(missing), references, len(docs),
         )
+    docs = representative_order(docs)
     for doc in docs:
         doc["items_total"] = len(items)
         doc["items_evaluated"] = len(docs)

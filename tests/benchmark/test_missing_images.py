@@ -20,6 +20,7 @@ from medmim_tasks.benchmark.items import load_split
 from medmim_tasks.benchmark.sources import SOURCE_DATASETS_BY_NAME
 from medmim_tasks.benchmark.splits import split_for_task
 from medmim_tasks.task.documents import build_docs
+from medmim_tasks.task.ordering import representative_order
 
 RAD_TASK = "med_mim_held_out_rad"
 COMPARISON_TASK = "med_mim_held_in_comparison"  # the split with the MS-CXR-T items
@@ -68,7 +69,9 @@ def test_skip_evaluates_only_complete_items_and_states_the_counts(
     with caplog.at_level(logging.WARNING, logger="medmim_tasks.task.documents"):
         docs = build_docs(RAD_TASK)
 
-    assert [doc["index"] for doc in docs] == complete
+    assert sorted(doc["index"] for doc in docs) == complete
+    in_file_order = sorted(docs, key=lambda doc: doc["index"])
+    assert docs == representative_order(in_file_order)  # the representative order of the documents built
     assert {doc["items_total"] for doc in docs} == {len(items)}
     assert {doc["items_evaluated"] for doc in docs} == {len(complete)}
     assert all(os.path.isfile(path) for doc in docs for path in doc["image_paths"])

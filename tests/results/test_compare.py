@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from scipy.stats import binomtest
-from test_report import DUMMY_LIMIT, GOLD, dummy_run
+from test_report import dummy_run, scored_golds
 from test_runs import ODIR, ODIR_MC_SOURCE, TEMPORAL, mc_doc, open_doc, write_run
 
 from medmim_tasks.benchmark.splits import SPLITS
@@ -155,8 +154,7 @@ def test_dummy_a_against_dummy_b_finds_the_known_difference(
     mc = rows[rows["metric"] == "mc_acc"].set_index("split")
     total_a = total_b = 0
     for split in SPLITS:
-        items = json.loads((benchmark_dir / split.file_name).read_text(encoding="utf-8"))[:DUMMY_LIMIT]
-        golds = [m.group(1) for it in items if (m := GOLD.match(it["conversation"][-1]["content"]))]
+        golds = scored_golds(benchmark_dir, folder_a, split)  # the same documents in both runs (same order)
         gold_a, gold_b = golds.count("A"), golds.count("B")
         total_a, total_b = total_a + gold_a, total_b + gold_b
         row = mc.loc[split.alias]

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from test_runs import ODIR, ODIR_MC_SOURCE, TEMPORAL, mc_doc, open_doc, write_run
 
-from medmim_tasks.benchmark.splits import SPLITS
+from medmim_tasks.benchmark.splits import SPLITS, Split
 from medmim_tasks.cli.main import main
 from medmim_tasks.results.chart import accuracy_chart_png
 from medmim_tasks.results.html import render_html
@@ -24,7 +24,9 @@ from medmim_tasks.results.report_text import fmt, fmt_interval, leaderboard_mark
 from medmim_tasks.results.runs import load_run, load_runs
 from medmim_tasks.results.statistics import macro_mean_estimate, proportion_estimate
 
-DUMMY_LIMIT = 150  # reaches multiple-choice items in every split (Comparison lists 136 open items first)
+# the first 250 documents of each split, in representative order (both kinds in every split); over
+# them gold "A" outnumbers gold "B" 400 to 323 (test_compare's known difference, p = 0.005)
+DUMMY_LIMIT = 250
 GOLD = re.compile(r"^\s*([A-G]):")
 
 
@@ -167,10 +169,21 @@ def dummy_run(base: Path, response: str, env: dict[str, str], limit: int = DUMMY
     return folder
 
 
-def gold_share(benchmark_dir: Path, file_name: str, letter: str, limit: int) -> float:
-    """Share of multiple-choice items among the first `limit` whose gold answer is `letter`, read from the JSON."""
-    items = json.loads((benchmark_dir / file_name).read_text(encoding="utf-8"))[:limit]
-    golds = [m.group(1) for it in items if (m := GOLD.match(it["conversation"][-1]["content"]))]
+def scored_golds(benchmark_dir: Path, folder: Path, split: Split) -> list[str]:
+    """Gold letters of the multiple-choice items a run scored in a split, read from the raw JSON at the
+    file indices its samples name (document keys `<task>:<index>`), independently of the package's parser."""
+    (results_file,) = folder.rglob("*_results.json")
+    stamp = results_file.name.removesuffix("_results.json")
+    samples = results_file.parent / f"{stamp}_samples_{split.task}.jsonl"
+    records = [json.loads(line) for line in samples.read_text(encoding="utf-8").splitlines() if line.strip()]
+    indices = [int((r.get("mc_acc") or r["open_token_f1"])["doc_key"].rsplit(":", 1)[1]) for r in records]
+    raw = json.loads((benchmark_dir / split.file_name).read_text(encoding="utf-8"))
+    return [m.group(1) for i in indices if (m := GOLD.match(raw[i]["conversation"][-1]["content"]))]
+
+
+def gold_share(benchmark_dir: Path, folder: Path, split: Split, letter: str) -> float:
+    """Share of the run's scored multiple-choice items whose gold answer is `letter`."""
+    golds = scored_golds(benchmark_dir, folder, split)
     return golds.count(letter) / len(golds)
 
 
@@ -186,7 +199,7 @@ def test_dummy_runs_score_the_share_of_gold_answers(
         row = board.loc[f"dummy (response={letter})"]
         for split in SPLITS:
             key = split.alias.split(": ")[1].lower()
-            expected = gold_share(benchmark_dir, split.file_name, letter, DUMMY_LIMIT)
+            expected = gold_share(benchmark_dir, folders[letter], split, letter)
             assert row[key] == round(100 * expected, 1), (letter, split.task)
         assert row["parsed"] == 100.0
     # the clustered standard errors behind the intervals are lmms-eval's own (it gives none for one cluster)

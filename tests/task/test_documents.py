@@ -35,8 +35,11 @@ def test_docs_of_every_task(medmim_env: dict[str, str], synthetic_image_root: Pa
     keys = set()
     for split in SPLITS:
         docs = build_docs(split.task)
-        for index, doc in enumerate(docs):
-            assert doc["doc_key"] == f"{split.task}:{index}"
+        # documents come in representative order (task.ordering); each keeps its file index as its key
+        assert sorted(doc["index"] for doc in docs) == list(range(len(docs)))
+        assert {doc["kind"] for doc in docs[:20]} == {"multiple_choice", "open_ended"}
+        for doc in docs:
+            assert doc["doc_key"] == f"{split.task}:{doc['index']}"
             assert doc["n_images"] == len(doc["image_paths"]) == len(doc["image_refs"])
             folder = SOURCE_DATASETS_BY_NAME[doc["dataset"]].folder
             assert doc["image_paths"] == [str(synthetic_image_root / folder / ref) for ref in doc["image_refs"]]
