@@ -72,7 +72,7 @@ def test_entry_points_and_pins(wheel: zipfile.ZipFile) -> None:
 
 def test_only_the_package_and_its_task_files_are_shipped(wheel: zipfile.ZipFile) -> None:
     """medmim_tasks/ with its sub-packages and yaml_tasks: no tests/, no utils/, nothing else."""
-    sub_packages = {path.parent.name for path in (REPO / "medmim_tasks").glob("*/__init__.py")}
+    sub_packages = {path.parent.relative_to(REPO / "medmim_tasks").as_posix() for path in (REPO / "medmim_tasks").rglob("*/__init__.py")}
     allowed_folders = {"medmim_tasks", *(f"medmim_tasks/{name}" for name in sub_packages), "medmim_tasks/yaml_tasks", "medmim_tasks/yaml_tasks/manifests", "medmim_tasks/lm_eval_tasks", "medmim_tasks/lm_eval_tasks/manifests", "medmim_tasks/results/browser_assets"}
     shipped = [name for name in wheel.namelist() if ".dist-info/" not in name]
     assert not [name for name in shipped if name.rsplit("/", 1)[0] not in allowed_folders]

@@ -20,7 +20,8 @@ from medmim_tasks.results.letter_bias import (
     letter_shares,
     within_one_stderr,
 )
-from medmim_tasks.results.report import build_report, leaderboard_display, markdown_report
+from medmim_tasks.results.report import build_report
+from medmim_tasks.results.report_text import leaderboard_display, markdown_report
 from medmim_tasks.results.runs import load_run
 from medmim_tasks.results.statistics import Estimate
 

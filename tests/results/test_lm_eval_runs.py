@@ -16,8 +16,10 @@ from test_runs import ODIR, TEMPORAL, mc_doc, open_doc, write_run
 
 from medmim_tasks.cli.main import main
 from medmim_tasks.results.lm_eval_runs import LM_EVAL, LMMS_EVAL, framework_of, lm_eval_samples_file
-from medmim_tasks.results.report import build_report, leaderboard_display
-from medmim_tasks.results.runs import RunFormatError, find_results_files, load_runs, samples_problems
+from medmim_tasks.results.report import build_report
+from medmim_tasks.results.report_text import leaderboard_display
+from medmim_tasks.results.run_files import RunFormatError, find_results_files, samples_problems
+from medmim_tasks.results.runs import load_runs
 
 DATE = "20260101_120000"
 LM_EVAL_DATE = "2026-01-01T12-00-00.000001"
