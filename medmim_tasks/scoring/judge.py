@@ -6,8 +6,10 @@ the metric `open_judge` (1 correct, 0.5 partly correct, 0 wrong, as the judge mo
 Environment: the MEDMIM_JUDGE_* variables (URL, MODEL, API_KEY, CACHE, TIMEOUT, ATTEMPTS, BACKOFF,
 MAX_TIME), read, checked and documented in medmim_tasks.settings (docs/settings.md).
 
-Retryable failures are HTTP 429 and 5xx, refused or dropped connections and requests over their
-time limit; HTTP 4xx, replies that are not chat completions and malformed verdicts are not.
+Requests, retries, deadlines and the disk cache are medmim_tasks.scoring.chat_client's (shared with
+the model-assisted letter fallback). Retryable failures are HTTP 429 and 5xx, refused or dropped
+connections and requests over their time limit; HTTP 4xx, replies that are not chat completions
+and malformed verdicts are not.
 
 The judge must answer with one verdict in the grammar `[Score:] 1 | 0.5 | 0 [.]` (case and the
 surrounding white space are free, `1.0`, `0.0` and `.5` are accepted); anything else ("Score: 1/2",
@@ -25,26 +27,23 @@ MEDMIM_JUDGE_URL and judge the samples afterwards with `medmim judge RUN_DIR`
 
 from __future__ import annotations
 
-import hashlib
-import http.client
-import json
 import re
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
-from medmim_tasks.atomic_write import write_text_atomically
-from medmim_tasks.benchmark.http_deadline import DeadlineExceeded, open_with_deadline
-from medmim_tasks.settings import (
-    DEFAULT_JUDGE_ATTEMPTS,
-    DEFAULT_JUDGE_BACKOFF_S,
-    DEFAULT_JUDGE_MAX_TIME_S,
-    SettingError,
-    setting,
+from medmim_tasks.scoring.chat_client import (
+    ChatConfig,
+    ChatService,
+    ask_with_retries,
+    cache_key,
+    cache_path,
+    chat_config,
+    read_cache_entry,
+    write_cache_entry,
 )
+
+__all__ = ["JudgeConfig", "JudgeError", "cache_key", "cache_path", "judge_config", "judge_score"]
 
 URL_VARIABLE = "MEDMIM_JUDGE_URL"
 MODEL_VARIABLE = "MEDMIM_JUDGE_MODEL"
@@ -54,7 +53,6 @@ TIMEOUT_VARIABLE = "MEDMIM_JUDGE_TIMEOUT"
 ATTEMPTS_VARIABLE = "MEDMIM_JUDGE_ATTEMPTS"
 BACKOFF_VARIABLE = "MEDMIM_JUDGE_BACKOFF"
 MAX_TIME_VARIABLE = "MEDMIM_JUDGE_MAX_TIME"
-MAX_REPLY_BYTES = 1 << 20  # a chat completion with a 16-token verdict is a few hundred bytes
 METRIC = "open_judge"
 SCORES = (0.0, 0.5, 1.0)
 
@@ -79,46 +77,25 @@ class RetryableJudgeError(JudgeError):
     """A failure another try may cure: HTTP 429 or 5xx, a refused or dropped connection, a timeout."""
 
 
-@dataclass(frozen=True)
-class JudgeConfig:
-    url: str
-    model: str
-    api_key: str | None
-    cache_dir: Path
-    timeout_s: float
-    attempts: int = DEFAULT_JUDGE_ATTEMPTS
-    backoff_s: float = DEFAULT_JUDGE_BACKOFF_S
-    max_time_s: float = DEFAULT_JUDGE_MAX_TIME_S
+JudgeConfig = ChatConfig  # the judge's settings (one ChatConfig, read by judge_config)
+
+JUDGE = ChatService(
+    label="LLM judge",
+    prefix="MEDMIM_JUDGE",
+    model_role="the judge model's name",
+    off_hint="to turn the judge off",
+    give_up_hint=(
+        "The verdicts judged so far are cached; fix the endpoint and judge again, or run without "
+        f"{URL_VARIABLE} and judge the samples afterwards with `medmim judge RUN_DIR`."
+    ),
+    error=JudgeError,
+    retryable=RetryableJudgeError,
+)
 
 
 def judge_config(environ: Mapping[str, str] | None = None) -> JudgeConfig | None:
     """The judge settings from the environment, or None when the judge is off (no MEDMIM_JUDGE_URL)."""
-    try:
-        return _judge_config(environ)
-    except SettingError as error:
-        raise JudgeError(str(error)) from None
-
-
-def _judge_config(environ: Mapping[str, str] | None) -> JudgeConfig | None:
-    url: str = setting(URL_VARIABLE, environ)
-    if not url:
-        return None
-    model: str = setting(MODEL_VARIABLE, environ)
-    if not model:
-        raise JudgeError(
-            f"{URL_VARIABLE} is set ({url}) but {MODEL_VARIABLE} is not: set it to the judge model's name, "
-            f"or unset {URL_VARIABLE} to turn the judge off."
-        )
-    return JudgeConfig(
-        url=url.rstrip("/"),
-        model=model,
-        api_key=setting(API_KEY_VARIABLE, environ),
-        cache_dir=setting(CACHE_VARIABLE, environ),
-        timeout_s=setting(TIMEOUT_VARIABLE, environ),
-        attempts=setting(ATTEMPTS_VARIABLE, environ),
-        backoff_s=setting(BACKOFF_VARIABLE, environ),
-        max_time_s=setting(MAX_TIME_VARIABLE, environ),
-    )
+    return chat_config(JUDGE, environ)
 
 
 def judge_prompt(question: str, reference: str, reply: str) -> str:
@@ -126,22 +103,10 @@ def judge_prompt(question: str, reference: str, reply: str) -> str:
     return PROMPT_TEMPLATE.format(question=question.strip(), reference=reference.strip(), reply=reply.strip())
 
 
-def cache_key(model: str, prompt: str, reply: str) -> str:
-    """sha256 of (judge model, judge prompt, reply)."""
-    payload = json.dumps([model, prompt, reply], ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
-
-
 def parse_score(verdict: str) -> float | None:
     """The score of a well-formed verdict (see the grammar above), or None for anything else."""
     match = _VERDICT.fullmatch(verdict.strip())
     return float(match.group(1)) if match else None
-
-
-def cache_path(config: JudgeConfig, prompt: str, reply: str) -> Path:
-    """The cache file of one verdict."""
-    key = cache_key(config.model, prompt, reply)
-    return config.cache_dir / key[:2] / f"{key}.json"
 
 
 def judge_score(
@@ -153,7 +118,7 @@ def judge_score(
     cached = _read_cache(path)
     if cached is not None:
         return cached
-    verdict = _ask_with_retries(config, prompt, sleep)
+    verdict = ask_with_retries(JUDGE, config, prompt, sleep)
     score = parse_score(verdict)
     if score is None:
         raise JudgeError(
@@ -161,21 +126,16 @@ def judge_score(
             "(expected exactly 1, 0.5 or 0, optionally as 'Score: 1'). Use a model that follows the "
             f"instruction, or turn the judge off by unsetting {URL_VARIABLE}."
         )
-    _write_cache(path, {"model": config.model, "prompt": prompt, "reply": reply, "verdict": verdict, "score": score})
+    write_cache_entry(path, {"model": config.model, "prompt": prompt, "reply": reply, "verdict": verdict, "score": score})
     return score
 
 
 def _read_cache(path: Path) -> float | None:
     """The cached score, None when there is none; JudgeError naming the file for a bad entry."""
-    try:
-        with path.open(encoding="utf-8") as handle:
-            entry = json.load(handle)
-    except FileNotFoundError:
+    entry = read_cache_entry(JUDGE, path)
+    if entry is None:
         return None
-    except (OSError, ValueError) as error:
-        raise JudgeError(f"{path}: unreadable judge cache entry ({error}); delete the file to ask again.") from error
-    score = entry.get("score") if isinstance(entry, dict) else None
-    verdict = entry.get("verdict") if isinstance(entry, dict) else None
+    score, verdict = entry.get("score"), entry.get("verdict")
     if not (
         isinstance(score, (int, float))
         and not isinstance(score, bool)
@@ -188,83 +148,3 @@ def _read_cache(path: Path) -> float | None:
             "expected a score of 1, 0.5 or 0 that its verdict states); delete the file to ask again."
         )
     return float(score)
-
-
-def _write_cache(path: Path, entry: dict[str, object]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_text_atomically(path, json.dumps(entry, ensure_ascii=False, indent=1))
-
-
-def _ask_with_retries(config: JudgeConfig, prompt: str, sleep: Callable[[float], None]) -> str:
-    """`_ask`, retried with exponential backoff on retryable failures, within the attempt and time budgets."""
-    started = time.monotonic()
-    delay = config.backoff_s
-    for attempt in range(1, config.attempts + 1):
-        remaining = config.max_time_s - (time.monotonic() - started)
-        try:
-            return _ask(config, prompt, min(config.timeout_s, max(remaining, 0.001)))
-        except RetryableJudgeError as error:
-            waited = time.monotonic() - started
-            out_of_time = waited + delay >= config.max_time_s
-            if attempt == config.attempts or out_of_time:
-                tries = f"{attempt} {'try' if attempt == 1 else 'tries'}"
-                budget = (
-                    f"{tries} ({ATTEMPTS_VARIABLE}={config.attempts})"
-                    if not out_of_time
-                    else f"{tries} in {waited:.0f} s ({MAX_TIME_VARIABLE}={config.max_time_s:g})"
-                )
-                raise JudgeError(
-                    f"{error} Gave up after {budget}. The verdicts judged so far are cached; fix the "
-                    f"endpoint and judge again, or run without {URL_VARIABLE} and judge the samples "
-                    "afterwards with `medmim judge RUN_DIR`."
-                ) from error
-        sleep(delay)
-        delay *= 2
-    raise AssertionError("unreachable: the loop returns or raises")
-
-
-def _ask(config: JudgeConfig, prompt: str, timeout_s: float) -> str:
-    """The judge model's reply text; JudgeError when the endpoint cannot be used."""
-    body = json.dumps(
-        {
-            "model": config.model,
-            "messages": [{"role": "user", "content": prompt}],
-            "temperature": 0,
-            "max_tokens": 16,
-        }
-    ).encode("utf-8")
-    headers = {"Content-Type": "application/json"}
-    if config.api_key:
-        headers["Authorization"] = f"Bearer {config.api_key}"
-    endpoint = f"{config.url}/chat/completions"
-    request = urllib.request.Request(endpoint, data=body, headers=headers, method="POST")
-    try:
-        with open_with_deadline(request, timeout_s) as response:
-            raw = response.read(MAX_REPLY_BYTES + 1)
-    except urllib.error.HTTPError as error:
-        detail = error.read(300).decode("utf-8", "replace")
-        message = f"LLM judge at {endpoint} answered HTTP {error.code}: {detail}"
-        if error.code == 429 or error.code >= 500:
-            raise RetryableJudgeError(message) from error
-        raise JudgeError(message) from error
-    except DeadlineExceeded as error:
-        raise RetryableJudgeError(
-            f"LLM judge at {endpoint} gave no complete answer within {timeout_s:g} s ({TIMEOUT_VARIABLE})."
-        ) from error
-    except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
-        reason = getattr(error, "reason", error)
-        raise RetryableJudgeError(
-            f"LLM judge at {endpoint} is unreachable ({reason}). Start the endpoint, fix {URL_VARIABLE}, "
-            f"or unset {URL_VARIABLE} to run without the judge."
-        ) from error
-    if len(raw) > MAX_REPLY_BYTES:
-        raise JudgeError(f"LLM judge at {endpoint} sent more than {MAX_REPLY_BYTES} bytes; is it OpenAI-compatible?")
-    try:
-        content = json.loads(raw)["choices"][0]["message"]["content"]
-    except (ValueError, KeyError, IndexError, TypeError) as error:
-        raise JudgeError(
-            f"LLM judge at {endpoint} returned no chat completion ({raw[:200]!r}); is it OpenAI-compatible?"
-        ) from error
-    if not isinstance(content, str):
-        raise JudgeError(f"LLM judge at {endpoint} returned non-text content {content!r}.")
-    return content
