@@ -30,6 +30,7 @@ DEFAULT_IMAGE_ROOT = "~/.cache/medmim/images"
 DEFAULT_SANITY_DIR = "~/.cache/medmim/sanity"
 DEFAULT_TINY_MODEL_DIR = "~/.cache/medmim/tiny-llava"
 DEFAULT_JUDGE_CACHE_DIR = "~/.cache/medmim/judge"
+DEFAULT_ASSIST_CACHE_DIR = "~/.cache/medmim/assist"
 DEFAULT_THUMBNAIL_CACHE_DIR = "~/.cache/medmim/thumbnails"
 DEFAULT_JUDGE_TIMEOUT_S = 60.0
 DEFAULT_JUDGE_ATTEMPTS = 5
@@ -106,17 +107,20 @@ def _max_image_side(name: str, text: str | None) -> int | None | FromTaskYaml:
     return int(value)
 
 
-def _judge_url(name: str, text: str | None) -> str:
-    url = (text or "").strip()
-    if not url:
-        return ""
-    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
-    if scheme not in ("http", "https") or not url.split("://", 1)[1].strip("/"):
-        raise SettingError(
-            f"{name}={url!r} is not an http(s) URL: set it to the API's base URL, e.g. "
-            f"http://localhost:8000/v1, or unset it to turn the judge off."
-        )
-    return url
+def _base_url(what: str) -> Callable[[str, str | None], str]:
+    def parse(name: str, text: str | None) -> str:
+        url = (text or "").strip()
+        if not url:
+            return ""
+        scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+        if scheme not in ("http", "https") or not url.split("://", 1)[1].strip("/"):
+            raise SettingError(
+                f"{name}={url!r} is not an http(s) URL: set it to the API's base URL, e.g. "
+                f"http://localhost:8000/v1, or unset it to turn {what} off."
+            )
+        return url
+
+    return parse
 
 
 def _seconds(default: float, *, allow_zero: bool = False) -> Callable[[str, str | None], float]:
@@ -214,7 +218,7 @@ SETTINGS: tuple[Setting, ...] = (
             "the size of the images the model is given", _max_image_side),
     Setting("MEDMIM_JUDGE_URL", "unset (judge off)",
             "base URL of an OpenAI-compatible API (`…/v1`); turns the LLM judge metric on", True,
-            "turns the judge metric on and names its endpoint", _judge_url),
+            "turns the judge metric on and names its endpoint", _base_url("the judge")),
     Setting("MEDMIM_JUDGE_MODEL", "unset (required with the URL)", "judge model name sent to the endpoint", True,
             "the judge model that gives the verdicts", _stripped),
     Setting("MEDMIM_JUDGE_API_KEY", "unset", "bearer token, if the judge endpoint needs one", False,
@@ -232,6 +236,27 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MEDMIM_JUDGE_MAX_TIME", f"{DEFAULT_JUDGE_MAX_TIME_S:g}",
             "seconds one verdict may take over all its tries and waits", False,
             "the time one verdict may take over all its tries; a timeout fails the run, it changes no score",
+            _seconds(DEFAULT_JUDGE_MAX_TIME_S)),
+    Setting("MEDMIM_ASSIST_URL", "unset (fallback off)",
+            "base URL of an OpenAI-compatible API (`…/v1`) that `medmim assist` asks for the letters the rules leave undecided",
+            False, "used by `medmim assist` only, after a run; mc_acc stays rules-only", _base_url("the assisted fallback")),
+    Setting("MEDMIM_ASSIST_MODEL", "unset (required with the URL)", "model name sent to the assist endpoint", False,
+            "used by `medmim assist` only; recorded in the run's medmim_assist block", _stripped),
+    Setting("MEDMIM_ASSIST_API_KEY", "unset", "bearer token, if the assist endpoint needs one", False,
+            "a credential: it decides access, not a letter (never recorded)", _stripped_or_none),
+    Setting("MEDMIM_ASSIST_CACHE", f"`{DEFAULT_ASSIST_CACHE_DIR}`", "folder of cached assisted letters", False,
+            "where answers are cached, not what they are", _path_or(DEFAULT_ASSIST_CACHE_DIR)),
+    Setting("MEDMIM_ASSIST_TIMEOUT", f"{DEFAULT_JUDGE_TIMEOUT_S:g}",
+            "seconds one assist request may take in all: connect, headers, body", False,
+            "how long to wait; a timeout fails `medmim assist`, it changes no score", _seconds(DEFAULT_JUDGE_TIMEOUT_S)),
+    Setting("MEDMIM_ASSIST_ATTEMPTS", f"{DEFAULT_JUDGE_ATTEMPTS}", "tries per assisted letter on retryable failures", False,
+            "how often a failed request is tried; a letter is the same whichever try gives it", _attempts),
+    Setting("MEDMIM_ASSIST_BACKOFF", f"{DEFAULT_JUDGE_BACKOFF_S:g}",
+            "seconds before the first assist retry, doubled before each next one", False,
+            "the wait between retries; it changes no letter", _seconds(DEFAULT_JUDGE_BACKOFF_S, allow_zero=True)),
+    Setting("MEDMIM_ASSIST_MAX_TIME", f"{DEFAULT_JUDGE_MAX_TIME_S:g}",
+            "seconds one assisted letter may take over all its tries and waits", False,
+            "the time one letter may take over all its tries; a timeout fails `medmim assist`, it changes no score",
             _seconds(DEFAULT_JUDGE_MAX_TIME_S)),
     Setting("MEDMIM_ALLOW_MODIFIED_BENCHMARK", "unset (refuse them)",
             "`1` (or true, yes, on) evaluates benchmark files that differ from the pinned upstream ones (with a warning)", False,
@@ -251,6 +276,7 @@ SETTINGS_BY_NAME: dict[str, Setting] = {entry.name: entry for entry in SETTINGS}
 NOT_SETTINGS: dict[str, str] = {
     "MEDMIM_SANITY": "the source prefix MEDMIM_SANITY_<type> of the sanity items, not a variable",
     "MEDMIM_JUDGE": "the family name MEDMIM_JUDGE_* in a message, not a variable",
+    "MEDMIM_ASSIST": "the family name MEDMIM_ASSIST_* of the assisted fallback's variables, not a variable",
 }
 
 
