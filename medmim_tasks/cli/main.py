@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "medmim_tasks.cli.report_command",
     "medmim_tasks.cli.compare_command",
     "medmim_tasks.cli.judge_command",
+    "medmim_tasks.cli.assist_command",
     "medmim_tasks.cli.browse_command",
 )
 
