@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
+from pathlib import Path
 from typing import Any
 
-from medmim_tasks.benchmark.items import BenchmarkFormatError
+from medmim_tasks.cli.after_run import score_each_run
 from medmim_tasks.cli.arguments import positive_int
-from medmim_tasks.results.run_files import RunFormatError, find_results_files
-from medmim_tasks.runners.output_folder import OutputFolderError, writable_folder
 from medmim_tasks.scoring.assisted import MODEL_VARIABLE, URL_VARIABLE, AssistError, assist_config
-from medmim_tasks.scoring.assisted_run import assist_run
+from medmim_tasks.scoring.assisted_run import AssistedRun, assist_run
 
 DOCS_PAGE = "docs/scoring.md"
+FAILURE_NOTE = (
+    " (its replies and rules-only mc_acc stand); the letters obtained so far are cached, so running "
+    "`medmim assist` again asks only for the rest."
+)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -24,34 +28,21 @@ def run(args: argparse.Namespace) -> int:
                 f"the assisted fallback is not configured: set {URL_VARIABLE} (an OpenAI-compatible API, "
                 f"e.g. http://localhost:8000/v1) and {MODEL_VARIABLE} (see {DOCS_PAGE})."
             )
-        results_files = find_results_files(args.runs)
-    except (AssistError, RunFormatError) as error:
+    except AssistError as error:
         print(f"medmim assist: error: {error}", file=sys.stderr)
         return 2
-    for results_file in results_files:
-        try:
-            # the letters are written into the run: its folder must be writable before any is asked for
-            writable_folder(results_file.parent, "the run folder given to `medmim assist`")
-            assisted = assist_run(results_file, config, workers=args.workers)
-        except (RunFormatError, BenchmarkFormatError, OutputFolderError) as error:
-            print(f"medmim assist: error: {error}", file=sys.stderr)
-            return 2
-        except AssistError as error:
-            print(
-                f"medmim assist: error while assisting {results_file}: {error}\n"
-                "Nothing of this run was changed (its replies and rules-only mc_acc stand); the letters obtained "
-                "so far are cached, so running `medmim assist` again asks only for the rest.",
-                file=sys.stderr,
-            )
-            return 1
-        for task, count in assisted.documents.items():
-            accuracy = f", mc_assisted_acc {assisted.accuracy[task]:.3f}" if task in assisted.accuracy else ""
-            print(
-                f"{results_file.name} {task}: {count} multiple-choice documents, {assisted.asked[task]} undecided "
-                f"by the rules asked, {assisted.decided[task]} decided by the model{accuracy}"
-            )
-    print(f"Assisted by {config.model} at {config.url}; see them with: medmim report {' '.join(args.runs)}")
-    return 0
+    assist = partial(assist_run, config=config, workers=args.workers)
+    done = f"Assisted by {config.model} at {config.url}; see them with: medmim report {' '.join(args.runs)}"
+    return score_each_run("assist", args.runs, assist, AssistError, FAILURE_NOTE, _summarise, done)
+
+
+def _summarise(results_file: Path, assisted: AssistedRun) -> None:
+    for task, count in assisted.documents.items():
+        accuracy = f", mc_assisted_acc {assisted.accuracy[task]:.3f}" if task in assisted.accuracy else ""
+        print(
+            f"{results_file.name} {task}: {count} multiple-choice documents, {assisted.asked[task]} undecided "
+            f"by the rules asked, {assisted.decided[task]} decided by the model{accuracy}"
+        )
 
 
 def add_parser(subparsers: Any) -> None:

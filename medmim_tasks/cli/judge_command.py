@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
+from pathlib import Path
 from typing import Any
 
-from medmim_tasks.benchmark.items import BenchmarkFormatError
+from medmim_tasks.cli.after_run import score_each_run
 from medmim_tasks.cli.arguments import positive_int
-from medmim_tasks.results.run_files import RunFormatError, find_results_files
-from medmim_tasks.runners.output_folder import OutputFolderError, writable_folder
 from medmim_tasks.scoring.judge import MODEL_VARIABLE, URL_VARIABLE, JudgeError, judge_config
-from medmim_tasks.scoring.judge_run import judge_run
+from medmim_tasks.scoring.judge_run import JudgedRun, judge_run
 
 DOCS_PAGE = "docs/reliability.md"
+FAILURE_NOTE = "; the verdicts obtained so far are cached, so running `medmim judge` again asks only for the rest."
 
 
 def run(args: argparse.Namespace) -> int:
@@ -29,32 +30,15 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    try:
-        results_files = find_results_files(args.runs)
-    except RunFormatError as error:
-        print(f"medmim judge: error: {error}", file=sys.stderr)
-        return 2
-    for results_file in results_files:
-        try:
-            # verdicts are written into the run: its folder must be writable before any is asked for
-            writable_folder(results_file.parent, "the run folder given to `medmim judge`")
-            judged = judge_run(results_file, config, workers=args.workers)
-        except (RunFormatError, BenchmarkFormatError, OutputFolderError) as error:
-            print(f"medmim judge: error: {error}", file=sys.stderr)
-            return 2
-        except JudgeError as error:
-            print(
-                f"medmim judge: error while judging {results_file}: {error}\n"
-                "Nothing of this run was changed; the verdicts obtained so far are cached, so running "
-                "`medmim judge` again asks only for the rest.",
-                file=sys.stderr,
-            )
-            return 1
-        for task, count in judged.documents.items():
-            mean = f", {judged.means[task]:.3f} on average" if task in judged.means else ""
-            print(f"{results_file.name} {task}: {count} open-ended documents judged{mean}")
-    print(f"Judged by {config.model} at {config.url}; see them with: medmim report {' '.join(args.runs)}")
-    return 0
+    done = f"Judged by {config.model} at {config.url}; see them with: medmim report {' '.join(args.runs)}"
+    judge = partial(judge_run, config=config, workers=args.workers)
+    return score_each_run("judge", args.runs, judge, JudgeError, FAILURE_NOTE, _summarise, done)
+
+
+def _summarise(results_file: Path, judged: JudgedRun) -> None:
+    for task, count in judged.documents.items():
+        mean = f", {judged.means[task]:.3f} on average" if task in judged.means else ""
+        print(f"{results_file.name} {task}: {count} open-ended documents judged{mean}")
 
 
 def add_parser(subparsers: Any) -> None:
