@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _summarise(results_file: Path, assisted: AssistedRun) -> None:
     for task, count in assisted.documents.items():
-        accuracy = f", mc_assisted_acc {assisted.accuracy[task]:.3f}" if task in assisted.accuracy else ""
+        accuracy = f", mc_assisted_acc {assisted.means[task]:.3f}" if task in assisted.means else ""
         print(
             f"{results_file.name} {task}: {count} multiple-choice documents, {assisted.asked[task]} undecided "
             f"by the rules asked, {assisted.decided[task]} decided by the model{accuracy}"

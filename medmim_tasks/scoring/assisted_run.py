@@ -21,8 +21,6 @@ fails for good nothing is rewritten, and the letters obtained so far are cached.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,32 +28,21 @@ from typing import IO, Any
 
 from medmim_tasks.benchmark.items import MULTIPLE_CHOICE, Item
 from medmim_tasks.results.run_files import samples_file
-from medmim_tasks.results.runs import load_run
+from medmim_tasks.scoring import run_rewrite
 from medmim_tasks.scoring.assisted import ACC_METRIC, PROMPT_TEMPLATE, SHARE_METRIC, assisted_letter
 from medmim_tasks.scoring.chat_client import ChatConfig
-from medmim_tasks.scoring.run_rewrite import (
-    add_metric_means,
-    ask_all,
-    benchmark_item,
-    logged_doc,
-    read_samples,
-    rewrite_run,
-    sample_record,
-)
+from medmim_tasks.scoring.run_rewrite import sample_record
 from medmim_tasks.task.hooks import CLUSTER_KEY, SCORE_KEY
 
 PROVENANCE_KEY = "medmim_assist"
 
 
 @dataclass(frozen=True)
-class AssistedRun:
-    """What `assist_run` added to one results file, per split: MC documents, those asked, those the model decided, means."""
+class AssistedRun(run_rewrite.ScoredRun):
+    """Per split: the MC documents, their mean mc_assisted_acc (`means`), the undecided ones asked, those the model decided."""
 
-    results_file: Path
-    documents: dict[str, int]
     asked: dict[str, int]
     decided: dict[str, int]
-    accuracy: dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -68,19 +55,18 @@ class _Undecided:
 def assist_run(results_file: Path, config: ChatConfig, workers: int = 4, stream: IO[str] | None = None) -> AssistedRun:
     """Ask for the letters the rules left undecided and add the assisted metrics to the run (see the module doc)."""
     stream = sys.stderr if stream is None else stream
-    run = load_run(results_file)  # a complete, consistent run, or a RunFormatError naming what is wrong
-    results = json.loads(results_file.read_text(encoding="utf-8"))
+    tasks, results = run_rewrite.load_for_rewrite(results_file)  # a complete, consistent run, or a RunFormatError
     new_samples: dict[Path, list[dict[str, Any]]] = {}
     documents: dict[str, int] = {}
     asked: dict[str, int] = {}
     decided: dict[str, int] = {}
-    accuracy: dict[str, float] = {}
+    means: dict[str, float] = {}
     share: dict[str, float] = {}
-    for task in run.tasks:
+    for task in tasks:
         sample_file = samples_file(results_file, task)
         samples, undecided = _read_samples(sample_file, task)
         arguments = [(config, document.options, document.reply) for document in undecided]
-        letters = dict(zip((d.line_index for d in undecided), ask_all(assisted_letter, arguments, workers, sample_file.name, stream)))
+        letters = dict(zip((d.line_index for d in undecided), run_rewrite.ask_all(assisted_letter, arguments, workers, sample_file.name, stream)))
         scored = [
             _score(sample, letters.get(index))
             for index, sample in enumerate(samples)
@@ -90,26 +76,21 @@ def assist_run(results_file: Path, config: ChatConfig, workers: int = 4, stream:
         documents[task], asked[task] = len(scored), len(undecided)
         decided[task] = sum(1 for letter in letters.values() if letter is not None)
         if scored:
-            accuracy[task] = sum(correct for correct, _ in scored) / len(scored)
+            means[task] = sum(correct for correct, _ in scored) / len(scored)
             share[task] = sum(by_model for _, by_model in scored) / len(scored)
-    add_metric_means(results, ACC_METRIC, accuracy)
-    add_metric_means(results, SHARE_METRIC, share)
-    results[PROVENANCE_KEY] = {
-        "model": config.model,
-        "url": config.url,
-        "prompt_sha256": hashlib.sha256(PROMPT_TEMPLATE.encode("utf-8")).hexdigest(),
-        "documents": documents,
-        "asked": asked,
-        "decided_by_model": decided,
-        "by": "medmim assist (after the run)",
-    }
-    rewrite_run(results_file, results, new_samples)
-    return AssistedRun(results_file, documents, asked, decided, accuracy)
+    run_rewrite.add_metric_means(results, ACC_METRIC, means)
+    run_rewrite.add_metric_means(results, SHARE_METRIC, share)
+    results[PROVENANCE_KEY] = run_rewrite.provenance(
+        config.model, config.url, PROMPT_TEMPLATE, "medmim assist (after the run)",
+        documents=documents, asked=asked, decided_by_model=decided,
+    )
+    run_rewrite.rewrite_run(results_file, results, new_samples)
+    return AssistedRun(results_file, documents, means, asked, decided)
 
 
 def _read_samples(sample_file: Path, task: str) -> tuple[list[dict[str, Any]], list[_Undecided]]:
     """The samples, and the multiple-choice documents whose replies the rules left undecided."""
-    samples = read_samples(sample_file)
+    samples = run_rewrite.read_samples(sample_file)
     undecided: list[_Undecided] = []
     items: dict[str, Item] = {}
     for index, sample in enumerate(samples):
@@ -117,11 +98,11 @@ def _read_samples(sample_file: Path, task: str) -> tuple[list[dict[str, Any]], l
         if record["kind"] != MULTIPLE_CHOICE or record["parsed"] is not None:
             continue
         where = f"{sample_file}, document line {index + 1}"
-        doc = logged_doc(sample, record, where, "options")
+        doc = run_rewrite.logged_doc(sample, record, where, "options")
         if doc is not None and isinstance(doc["options"], list):
             options = {str(option["letter"]): str(option["text"]) for option in doc["options"]}
         else:  # lmms-eval 0.7 logs no document: the options come from the benchmark file
-            options = dict(benchmark_item(task, record, where, items).options)
+            options = dict(run_rewrite.benchmark_item(task, record, where, items).options)
         undecided.append(_Undecided(index, options, str(record["reply"])))
     return samples, undecided
 

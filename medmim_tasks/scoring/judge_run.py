@@ -18,8 +18,6 @@ verdicts obtained so far are in the judge's cache, so the next `medmim judge` as
 
 from __future__ import annotations
 
-import hashlib
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +25,6 @@ from typing import IO, Any
 
 from medmim_tasks.benchmark.items import OPEN_ENDED, Item
 from medmim_tasks.results.run_files import samples_file
-from medmim_tasks.results.runs import load_run
 from medmim_tasks.scoring.judge import (
     METRIC,
     PROMPT_TEMPLATE,
@@ -35,10 +32,13 @@ from medmim_tasks.scoring.judge import (
     judge_score,
 )
 from medmim_tasks.scoring.run_rewrite import (
+    ScoredRun,
     add_metric_means,
     ask_all,
     benchmark_item,
+    load_for_rewrite,
     logged_doc,
+    provenance,
     read_samples,
     rewrite_run,
     sample_record,
@@ -48,13 +48,7 @@ from medmim_tasks.task.hooks import CLUSTER_KEY, SCORE_KEY
 PROVENANCE_KEY = "medmim_judge"
 
 
-@dataclass(frozen=True)
-class JudgedRun:
-    """What `judge_run` added to one results file: per split, the open documents judged and their mean."""
-
-    results_file: Path
-    documents: dict[str, int]
-    means: dict[str, float]
+JudgedRun = ScoredRun  # per split: the open documents judged and their mean verdict
 
 
 @dataclass(frozen=True)
@@ -68,12 +62,11 @@ class _OpenDocument:
 def judge_run(results_file: Path, config: JudgeConfig, workers: int = 4, stream: IO[str] | None = None) -> JudgedRun:
     """Judge every open-ended document of one run and add the verdicts to its files (see the module doc)."""
     stream = sys.stderr if stream is None else stream
-    run = load_run(results_file)  # a complete, consistent run, or a RunFormatError naming what is wrong
-    results = json.loads(results_file.read_text(encoding="utf-8"))
+    tasks, results = load_for_rewrite(results_file)  # a complete, consistent run, or a RunFormatError
     new_samples: dict[Path, list[dict[str, Any]]] = {}
     documents: dict[str, int] = {}
     means: dict[str, float] = {}
-    for task in run.tasks:
+    for task in tasks:
         sample_file = samples_file(results_file, task)
         samples, open_documents = _read_samples(sample_file, task)
         arguments = [(config, d.question, d.reference, d.reply) for d in open_documents]
@@ -87,13 +80,8 @@ def judge_run(results_file: Path, config: JudgeConfig, workers: int = 4, stream:
         if open_documents:
             means[task] = sum(scores) / len(scores)
     add_metric_means(results, METRIC, means)
-    results[PROVENANCE_KEY] = {
-        "model": config.model,
-        "url": config.url,
-        "prompt_sha256": hashlib.sha256(PROMPT_TEMPLATE.encode("utf-8")).hexdigest(),
-        "documents": documents,
-        "by": "medmim judge (after the run)",
-    }
+    by = "medmim judge (after the run)"
+    results[PROVENANCE_KEY] = provenance(config.model, config.url, PROMPT_TEMPLATE, by, documents=documents)
     rewrite_run(results_file, results, new_samples)
     return JudgedRun(results_file, documents, means)
 

@@ -8,9 +8,11 @@ rewrite never leaves a results file whose means its samples do not reproduce.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -20,9 +22,18 @@ from medmim_tasks.atomic_write import write_text_atomically
 from medmim_tasks.benchmark.items import BENCHMARK_DIR_VARIABLE, MULTIPLE_CHOICE, Item, load_split, split_file
 from medmim_tasks.benchmark.splits import GROUPS, SPLITS, split_for_task
 from medmim_tasks.results.run_files import RunFormatError
-from medmim_tasks.results.runs import PRIMARY_RECORD_KEYS
+from medmim_tasks.results.runs import PRIMARY_RECORD_KEYS, load_run
 
 Answer = TypeVar("Answer")
+
+
+@dataclass(frozen=True)
+class ScoredRun:
+    """What was added to one results file, per split: the documents scored and the mean of the added metric."""
+
+    results_file: Path
+    documents: dict[str, int]
+    means: dict[str, float]
 
 
 def sample_record(sample: dict[str, Any]) -> dict[str, Any]:
@@ -98,3 +109,15 @@ def logged_doc(sample: dict[str, Any], record: dict[str, Any], where: str, *fiel
     if doc.get("doc_key", record["doc_key"]) != record["doc_key"]:
         raise RunFormatError(f"{where}: the logged document {doc.get('doc_key')!r} is not {record['doc_key']!r}")
     return doc
+
+
+def load_for_rewrite(results_file: Path) -> tuple[list[str], dict[str, Any]]:
+    """The run's tasks and its results file's content; a RunFormatError unless the run is complete and consistent."""
+    run = load_run(results_file)
+    return list(run.tasks), json.loads(results_file.read_text(encoding="utf-8"))
+
+
+def provenance(model: str, url: str, prompt_template: str, by: str, **counts: dict[str, int]) -> dict[str, Any]:
+    """The block a results file gets naming the model that gave the added scores, and how many it gave per split."""
+    prompt_sha256 = hashlib.sha256(prompt_template.encode("utf-8")).hexdigest()
+    return {"model": model, "url": url, "prompt_sha256": prompt_sha256, **counts, "by": by}
