@@ -32,6 +32,7 @@ COVERED: tuple[tuple[str, str, str], ...] = (
     ("medmim sweep", "tests/runners/test_sweep.py::test_real_sweep_with_a_failing_model_finishes_the_others_and_resumes", 'main(["sweep"'),
     ("medmim report", "tests/results/test_report.py::test_every_output_shows_the_same_numbers", 'main(["report"'),
     ("medmim judge", "tests/scoring/test_judge.py::test_judge_after_the_run_adds_open_judge_that_report_reads", 'main(["judge"'),
+    ("medmim assist", "tests/scoring/test_assisted.py::test_assist_after_the_run_sends_only_undecided_replies_and_adds_both_metrics", 'main(["assist"'),
     ("medmim browse", "tests/browser_runs.py::browser_runs", 'main(["browse"'),
     ("python utils/browser_full_run.py", "tests/results/test_browser.py::test_browser_measurement_script_runs", '"utils/browser_full_run.py"'),
     ("medmim compare", "tests/results/test_compare.py::test_dummy_a_against_dummy_b_finds_the_known_difference", 'main(["compare"'),
