@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
-from test_judge import FakeJudge
+from test_judge import FakeJudge, _free_port
 from test_runs import ODIR, ODIR_MC_SOURCE, TEMPORAL, mc_doc, open_doc, write_run
 
 from medmim_tasks.benchmark.items import load_split
@@ -35,21 +35,14 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeJudge]:
-    server = FakeJudge()
-    yield server
-    server.close()
+def fake_judge() -> Iterator[FakeJudge]:
+    with closing(FakeJudge()) as server:  # the judge's fake endpoint
+        yield server
 
 
 @pytest.fixture
-def config(fake: FakeJudge, tmp_path: Path) -> ChatConfig:
-    return ChatConfig(url=fake.url, model="assist-7b", api_key=None, cache_dir=tmp_path / "cache", timeout_s=5, attempts=3, backoff_s=0)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def config(fake_judge: FakeJudge, tmp_path: Path) -> ChatConfig:
+    return ChatConfig(fake_judge.url, "judge-7b", None, tmp_path / "cache", timeout_s=5, attempts=3, backoff_s=0)
 
 
 def test_off_by_default_and_configured_by_environment(tmp_path: Path) -> None:
@@ -76,41 +69,41 @@ def test_answer_grammar_is_strict(answer: str, parsed: tuple[bool, str | None]) 
     assert parse_answer(answer, LETTERS) == parsed
 
 
-def test_asks_once_with_options_and_reply_only_at_temperature_zero_then_serves_the_cache(fake: FakeJudge, config: ChatConfig) -> None:
-    fake.verdict = "B"
+def test_asks_once_with_options_and_reply_only_at_temperature_zero_then_serves_the_cache(fake_judge: FakeJudge, config: ChatConfig) -> None:
+    fake_judge.verdict = "B"
     reply = "More widespread opacities in both lungs."
     assert assisted_letter(config, OPTIONS, reply) == "B"
     assert assisted_letter(config, OPTIONS, reply) == "B"
-    assert len(fake.requests) == 1
-    body = fake.requests[0]["body"]
-    assert body["temperature"] == 0 and body["model"] == "assist-7b"
+    assert len(fake_judge.requests) == 1
+    body = fake_judge.requests[0]["body"]
+    assert body["temperature"] == 0 and body["model"] == "judge-7b"
     assert body["messages"] == [{"role": "user", "content": assist_prompt(OPTIONS, reply)}]
     assert all(text in body["messages"][0]["content"] for text in OPTIONS.values())
-    fake.verdict = "none"
+    fake_judge.verdict = "none"
     assert assisted_letter(config, OPTIONS, "I cannot tell.") is None
-    assert assisted_letter(config, OPTIONS, "I cannot tell.") is None and len(fake.requests) == 2
+    assert assisted_letter(config, OPTIONS, "I cannot tell.") is None and len(fake_judge.requests) == 2
 
 
 @pytest.mark.parametrize("answer", ["E", "B or C", "The answer is B"])
-def test_a_malformed_answer_or_a_letter_outside_the_options_is_an_error(fake: FakeJudge, config: ChatConfig, answer: str) -> None:
-    fake.verdict = answer
+def test_a_malformed_answer_or_a_letter_outside_the_options_is_an_error(fake_judge: FakeJudge, config: ChatConfig, answer: str) -> None:
+    fake_judge.verdict = answer
     with pytest.raises(AssistError, match=re.escape(repr(answer)) + r".*not one of the options' letters \(A, B, C, D\) or 'none'"):
         assisted_letter(config, OPTIONS, "a reply")
     assert not list(config.cache_dir.rglob("*.json"))  # nothing cached
 
 
-def test_unreachable_and_failing_endpoints_are_errors_naming_the_url(fake: FakeJudge, config: ChatConfig, tmp_path: Path) -> None:
+def test_unreachable_and_failing_endpoints_are_errors_naming_the_url(fake_judge: FakeJudge, config: ChatConfig, tmp_path: Path) -> None:
     down = ChatConfig(f"http://127.0.0.1:{_free_port()}/v1", "m", None, tmp_path / "c", 1, attempts=2, backoff_s=0)
     with pytest.raises(AssistError, match=r"127\.0\.0\.1.*unreachable.*MEDMIM_ASSIST_URL.*Gave up after 2 tries.*medmim assist"):
         assisted_letter(down, OPTIONS, "a reply")
-    fake.status = 500
+    fake_judge.status = 500
     with pytest.raises(AssistError, match=r"HTTP 500.*Gave up after 3 tries \(MEDMIM_ASSIST_ATTEMPTS=3\)"):
         assisted_letter(config, OPTIONS, "a reply")
-    assert len(fake.requests) == 3
+    assert len(fake_judge.requests) == 3
 
 
-def test_a_bad_cache_entry_is_an_error_naming_the_file(fake: FakeJudge, config: ChatConfig) -> None:
-    fake.verdict = "B"
+def test_a_bad_cache_entry_is_an_error_naming_the_file(fake_judge: FakeJudge, config: ChatConfig) -> None:
+    fake_judge.verdict = "B"
     assisted_letter(config, OPTIONS, "a reply")
     path = cache_path(config, assist_prompt(OPTIONS, "a reply"), "a reply")
     entry = json.loads(path.read_text())
@@ -165,15 +158,15 @@ def _answer(prompt: str) -> str:
 
 
 def test_assist_after_the_run_sends_only_undecided_replies_and_adds_both_metrics(
-    fake: FakeJudge, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    fake_judge: FakeJudge, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     results_file = _constructed_run(tmp_path / "run")
     mc_acc_before = json.loads(results_file.read_text())["results"][TEMPORAL]["mc_acc,none"]
-    _assist_env(monkeypatch, fake.url, tmp_path / "cache")
-    fake.verdict_for = _answer
+    _assist_env(monkeypatch, fake_judge.url, tmp_path / "cache")
+    fake_judge.verdict_for = _answer
     assert main(["assist", str(tmp_path / "run")]) == 0
     assert f"{TEMPORAL}: 7 multiple-choice documents, 4 undecided by the rules asked, 3 decided by the model" in capsys.readouterr().out
-    sent = sorted(request["body"]["messages"][0]["content"] for request in fake.requests)
+    sent = sorted(request["body"]["messages"][0]["content"] for request in fake_judge.requests)
     assert sent == sorted(assist_prompt(OPTIONS, reply) for reply in ANSWERS)  # only the rules' None replies
 
     results = json.loads(results_file.read_text())
@@ -187,9 +180,9 @@ def test_assist_after_the_run_sends_only_undecided_replies_and_adds_both_metrics
     assert docs.loc[[f"{TEMPORAL}:{i}" for i in range(7)], ACC_METRIC].tolist() == [1, 1, 0, 1, 0, 0, 1]
     assert {ACC_METRIC, SHARE_METRIC} <= set(build_report(load_runs([tmp_path / "run"])).metrics)
 
-    fake.requests.clear()  # again: every letter from the cache, the same numbers
+    fake_judge.requests.clear()  # again: every letter from the cache, the same numbers
     assert main(["assist", str(results_file)]) == 0
-    assert fake.requests == []
+    assert fake_judge.requests == []
     assert json.loads(results_file.read_text())["results"][TEMPORAL][f"{ACC_METRIC},none"] == pytest.approx(4 / 7)
 
 
@@ -217,7 +210,7 @@ def test_assist_command_explains_a_missing_configuration(
 
 
 def test_options_come_from_the_benchmark_when_no_document_was_logged(
-    fake: FakeJudge, benchmark_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    fake_judge: FakeJudge, benchmark_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("MEDMIM_BENCHMARK_DIR", str(benchmark_dir))
     task = next(split.task for split in SPLITS if any(item.gold_letter for item in load_split(split)))
@@ -234,10 +227,10 @@ def test_options_come_from_the_benchmark_when_no_document_was_logged(
             if isinstance(value, dict) and "doc_key" in value:
                 value["doc_key"] = f"{task}:{item.index}"
     sample_file.write_text("".join(json.dumps(sample) + "\n" for sample in samples))
-    _assist_env(monkeypatch, fake.url, tmp_path / "cache")
-    fake.verdict = "none"
+    _assist_env(monkeypatch, fake_judge.url, tmp_path / "cache")
+    fake_judge.verdict = "none"
     assert main(["assist", str(results_file)]) == 0
-    prompts = sorted(request["body"]["messages"][0]["content"] for request in fake.requests)
+    prompts = sorted(request["body"]["messages"][0]["content"] for request in fake_judge.requests)
     assert prompts == sorted(assist_prompt(dict(item.options), "widespread opacities") for item in items)
 
 
