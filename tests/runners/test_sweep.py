@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_runs import ODIR, TEMPORAL, mc_doc, write_run
+from run_samples import ODIR, TEMPORAL, mc_doc, write_run
 
 from medmim_tasks.cli.main import main
 from medmim_tasks.results.run_files import SWEEP_RUN_FILE
