@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import configparser
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -16,9 +17,20 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
+    """The wheel of a clean copy of the checkout (its tracked files and the untracked ones git does not
+    ignore): setuptools never empties the checkout's build/ folder, so a module deleted since an earlier
+    build would otherwise still ship."""
     out = tmp_path_factory.mktemp("wheel")
+    source = tmp_path_factory.mktemp("source")
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], check=True, capture_output=True, cwd=REPO
+    ).stdout.decode()
+    for name in filter(None, listed.split("\0")):
+        if (REPO / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, source / name)
     subprocess.run(
-        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out), str(REPO)],
+        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out), str(source)],
         check=True,
         capture_output=True,
         cwd=out,

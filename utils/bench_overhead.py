@@ -20,7 +20,10 @@ JPEG fundus photographs, 256 x 256 and 512 x 512 MRI and X-ray slices), written 
    over a fixed mix of reply shapes (letters, phrases, option text, prose, ~220-word replies);
    and the worst time of one reply over the pathological replies of `utils/hostile_replies.py`
    (runs of spaces, quotes, brackets, backslashes, ... up to 100,000 characters; issue 18),
-   scored as a multiple-choice and as an open-ended reply: `worst_pathological_reply_ms=<float>`.
+   scored as a multiple-choice and as an open-ended reply: `worst_pathological_reply_ms=<float>`;
+6. with `--only prefetch` (only there): image prefetching in lmms-eval runs of a stand-in model
+   that sleeps per document, against max(decode, model) + lmms-eval's fixed cost
+   (utils/bench_prefetch.py): `prefetch_ratio=<float>`.
 
 Times are CPU seconds of this process (`time.process_time`), so other work on a shared machine
 does not inflate them; (1), (2) and (5) run pinned to one CPU, each document's time is its best

@@ -56,7 +56,7 @@ def check_outside_image_folders(page: Path, environ: Mapping[str, str] | None = 
     for path, fix in written:
         target = Path(os.path.realpath(path.expanduser()))
         for dataset in SOURCE_DATASETS:
-            root = Path(os.path.realpath(image_root(dataset, environ)))  # type: ignore[arg-type]
+            root = Path(os.path.realpath(image_root(dataset, environ)))
             if _inside(target, root):
                 raise BrowserError(
                     f"{path} lies inside the {dataset.name} image folder {root}; the browser never writes into image "

@@ -34,7 +34,7 @@ def files_folder(page: Path) -> Path:
 
 
 def _asset(name: str) -> str:
-    return resources.files(ASSETS_PACKAGE).joinpath(ASSETS_FOLDER, name).read_text(encoding="utf-8")
+    return resources.files(ASSETS_PACKAGE).joinpath(ASSETS_FOLDER).joinpath(name).read_text(encoding="utf-8")
 
 
 def embedded_json(value: Any) -> str:

@@ -53,7 +53,8 @@ class Thumbnail:
 
 def thumbnail_cache_dir() -> Path:
     """MEDMIM_THUMBNAIL_CACHE, else ~/.cache/medmim/thumbnails."""
-    return setting(THUMBNAIL_CACHE_VARIABLE)  # type: ignore[no-any-return]
+    folder: Path = setting(THUMBNAIL_CACHE_VARIABLE)
+    return folder
 
 
 def cache_key(path: str, max_image_side: int | None, side: int = THUMBNAIL_SIDE) -> str:

@@ -50,7 +50,7 @@ def shift_record(doc: Mapping[str, Any], parsed: str | None, options: Mapping[st
         "cluster": doc["cluster"],
         "correct": parsed == doc["gold_letter"],
         "correct_text": credited_by_text(parsed, options, doc["gold_letter"]),
-        "chosen_text": " ".join(text_key(options[parsed])) if parsed in options else None,
+        "chosen_text": " ".join(text_key(options[parsed])) if parsed is not None and parsed in options else None,
         "chance": (1.0 / len(options)) ** int(doc["n_shifts"]),
     }
 

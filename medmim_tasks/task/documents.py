@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from medmim_tasks.benchmark.checksum import benchmark_identity
@@ -15,6 +16,7 @@ from medmim_tasks.benchmark.image_paths import (
     missing_images_message,
 )
 from medmim_tasks.benchmark.items import Item, load_split
+from medmim_tasks.benchmark.sources import SourceDataset
 from medmim_tasks.benchmark.splits import split_for_task
 from medmim_tasks.settings import ON_MISSING_ERROR, ON_MISSING_SKIP, setting
 from medmim_tasks.task.ordering import representative_order
@@ -69,32 +71,7 @@ def build_docs(task: str, environ: Mapping[str, str] | None = None) -> list[dict
     split = split_for_task(task)
     items = load_split(split, env)  # type: ignore[arg-type]
     identity = benchmark_identity(split, env)  # refuses a modified file unless MEDMIM_ALLOW_MODIFIED_BENCHMARK=1
-    locator = ImageLocator(env)
-    clusters = cluster_ids(items)
-    docs: list[dict[str, Any]] = []
-    missing = []
-    references = 0
-    # each distinct image of the split checked once: {dataset name: {reference: path or None}}
-    resolved: dict[str, dict[str, str | None]] = {}
-    for dataset_name, dataset in {item.dataset.name: item.dataset for item in items}.items():
-        resolved[dataset_name] = locator.resolve_all(
-            dataset, (relative for item in items if item.dataset is dataset for relative in item.images)
-        )
-    for item, cluster in zip(items, clusters):
-        paths: list[str] = []
-        item_complete = True
-        dataset = item.dataset
-        resolved_here = resolved[dataset.name]
-        references += len(item.images)
-        for relative in item.images:
-            found = resolved_here[relative]
-            if found is None:
-                missing.append((dataset, locator.expected(dataset, relative)))
-                item_complete = False
-            else:
-                paths.append(found)
-        if item_complete:
-            docs.append(item_doc(task, item, paths, cluster))
+    docs, missing, references = _complete_item_docs(task, items, ImageLocator(env))
     if missing and (policy == ON_MISSING_ERROR or not docs):
         message = missing_images_message(task, missing, references)
         if docs == [] and policy == ON_MISSING_SKIP:
@@ -115,3 +92,29 @@ def build_docs(task: str, environ: Mapping[str, str] | None = None) -> list[dict
         doc["benchmark_sha256"] = identity.sha256
         doc["benchmark_modified"] = identity.modified
     return docs
+
+
+def _complete_item_docs(task: str, items: Sequence[Item], locator: ImageLocator) -> tuple[list[dict[str, Any]], list[tuple[SourceDataset, Path]], int]:
+    """The documents of the items whose images are all found (file order), the missing images
+    (dataset, expected path) and the number of image references; each distinct image checked once."""
+    clusters = cluster_ids(items)
+    docs: list[dict[str, Any]] = []
+    missing = []
+    references = 0
+    resolved: dict[str, dict[str, str | None]] = {}  # {dataset name: {reference: path or None}}
+    for dataset_name, dataset in {item.dataset.name: item.dataset for item in items}.items():
+        resolved[dataset_name] = locator.resolve_all(
+            dataset, (relative for item in items if item.dataset is dataset for relative in item.images)
+        )
+    for item, cluster in zip(items, clusters):
+        paths: list[str] = []
+        references += len(item.images)
+        for relative in item.images:
+            found = resolved[item.dataset.name][relative]
+            if found is None:
+                missing.append((item.dataset, locator.expected(item.dataset, relative)))
+            else:
+                paths.append(found)
+        if len(paths) == len(item.images):
+            docs.append(item_doc(task, item, paths, cluster))
+    return docs, missing, references

@@ -16,6 +16,7 @@ background is raised when its document is asked for (ImageDecodeError names the 
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -199,7 +200,7 @@ class Prefetcher:
         self._count(sum(sizes))
         for index, path in enumerate(planned.paths):
             future = self._pool.submit(self.decode, path, planned.max_side)
-            future.add_done_callback(lambda done, i=index: self._decoded(entry, i, done))
+            future.add_done_callback(functools.partial(self._decoded, entry, index))
             entry.futures.append(future)
         return entry
 
@@ -239,7 +240,8 @@ _off_because: str | None = None
 
 def prefetch_budget() -> int:
     """MEDMIM_PREFETCH_BYTES: decoded bytes held ahead of the model (0: off)."""
-    return setting(PREFETCH_BYTES_VARIABLE)  # type: ignore[no-any-return]
+    budget: int = setting(PREFETCH_BYTES_VARIABLE)
+    return budget
 
 
 def current_prefetcher() -> Prefetcher | None:

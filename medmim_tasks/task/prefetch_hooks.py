@@ -112,7 +112,7 @@ def wrap_build_all_requests() -> None:
         return result
 
     setattr(build_all_requests, _MARK, True)
-    Task.build_all_requests = build_all_requests  # type: ignore[method-assign]
+    Task.build_all_requests = build_all_requests
 
 
 def wrap_collator() -> None:
@@ -131,7 +131,7 @@ def wrap_collator() -> None:
         yield from ordered
 
     setattr(_reorder, _MARK, True)
-    Collator._reorder = _reorder  # type: ignore[method-assign]
+    Collator._reorder = _reorder
 
 
 def follow_model_requests(model: Any) -> None:
@@ -166,7 +166,7 @@ def wrap_model_creation() -> None:
 
     wrapped = classmethod(create_from_arg_string)
     setattr(wrapped, _MARK, True)
-    lmms.create_from_arg_string = wrapped  # type: ignore[method-assign, assignment]
+    lmms.create_from_arg_string = wrapped
 
 
 def install() -> bool:

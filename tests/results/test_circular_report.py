@@ -98,7 +98,7 @@ def test_report_has_circular_columns_and_compare_pairs_items(tmp_path: Path, doc
 def test_a_results_file_with_plain_and_circular_tasks_is_two_runs(
     tmp_path: Path, docs: dict[str, list[Doc]], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from test_runs import ODIR, mc_doc, write_run
+    from run_samples import ODIR, mc_doc, write_run
 
     results_file = write_run(tmp_path / "both", {ODIR: [mc_doc(True), mc_doc(False)]}, date="20260101_000000")
     circular = write_circular_run(tmp_path / "circ", {TASKS[1]: docs[TASKS[1]]}, lambda doc: doc["gold_letter"], "")

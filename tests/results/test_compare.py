@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from run_samples import ODIR, ODIR_MC_SOURCE, TEMPORAL, mc_doc, open_doc, write_run
 from scipy.stats import binomtest
 from test_report import dummy_run, scored_golds
-from test_runs import ODIR, ODIR_MC_SOURCE, TEMPORAL, mc_doc, open_doc, write_run
 
 from medmim_tasks.benchmark.splits import SPLITS
 from medmim_tasks.cli.main import main

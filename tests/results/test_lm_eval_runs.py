@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_runs import ODIR, TEMPORAL, mc_doc, open_doc, write_run
+from run_samples import ODIR, TEMPORAL, mc_doc, open_doc, write_run
 
 from medmim_tasks.cli.main import main
 from medmim_tasks.results.lm_eval_runs import LM_EVAL, LMMS_EVAL, framework_of, lm_eval_samples_file

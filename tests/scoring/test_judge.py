@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from lmms_eval_runner import offline_env, run_lmms_eval
-from test_runs import ODIR, ODIR_MC_SOURCE, TEMPORAL, mc_doc, open_doc, write_run
+from run_samples import ODIR, ODIR_MC_SOURCE, TEMPORAL, mc_doc, open_doc, write_run
 
 from medmim_tasks.benchmark.http_deadline import WATCHDOG_THREAD_NAME
 from medmim_tasks.benchmark.items import load_split
