@@ -18,7 +18,7 @@ from lmms_eval_runner import offline_env, run_lmms_eval
 from run_samples import ODIR, ODIR_MC_SOURCE, TEMPORAL, mc_doc, open_doc, write_run
 
 from medmim_tasks.benchmark.http_deadline import WATCHDOG_THREAD_NAME
-from medmim_tasks.benchmark.items import load_split
+from medmim_tasks.benchmark.items import OPEN_ENDED, load_split
 from medmim_tasks.benchmark.splits import split_for_task
 from medmim_tasks.cli.main import main
 from medmim_tasks.results.report import build_report
@@ -34,9 +34,10 @@ from medmim_tasks.scoring.judge import (
     judge_score,
     parse_score,
 )
+from medmim_tasks.task.documents import build_docs
 from medmim_tasks.task.hooks import process_results
 
-TASK = "med_mim_held_in_comparison"  # its first 136 items are open-ended
+TASK = "med_mim_held_in_comparison"  # 136 of its 344 items are open-ended
 
 
 class FakeJudge:
@@ -464,13 +465,14 @@ def test_judge_command_explains_a_missing_configuration_and_a_run_of_other_bench
 def test_judging_after_a_real_run_equals_judging_during_it(
     fake_judge: FakeJudge, medmim_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Two lmms-eval runs of the dummy model on 12 open documents: judged during the run, and judged afterwards."""
+    """Two lmms-eval runs of the dummy model on the open documents among the first 30: judged during the run, and judged afterwards."""
     fake_judge.verdict_for = lambda prompt: ("0", "0.5", "1")[int(hashlib.sha256(prompt.encode()).hexdigest(), 16) % 3]
-    args = ["--model", "dummy", "--model_args", "response=The effusion is smaller.", "--tasks", TASK, "--limit", "12"]
+    args = ["--model", "dummy", "--model_args", "response=The effusion is smaller.", "--tasks", TASK, "--limit", "30"]
     judge_env = {"MEDMIM_JUDGE_URL": fake_judge.url, "MEDMIM_JUDGE_MODEL": "judge-7b", "MEDMIM_JUDGE_CACHE": str(tmp_path / "cache")}
     during, during_samples = run_lmms_eval(args, offline_env({**medmim_env, **judge_env}, tmp_path), tmp_path / "during")
     asked_during = len(fake_judge.requests)
-    assert asked_during == 12
+    # documents come in representative order: the first 30 mix open and multiple-choice items
+    assert asked_during == sum(doc["kind"] == OPEN_ENDED for doc in build_docs(TASK, medmim_env)[:30]) >= 10
 
     plain, _ = run_lmms_eval(args, offline_env(medmim_env, tmp_path), tmp_path / "after")
     assert f"{METRIC},none" not in plain["results"][TASK]
@@ -481,8 +483,9 @@ def test_judging_after_a_real_run_equals_judging_during_it(
 
     [results_file] = (tmp_path / "after").rglob("*_results.json")
     after = load_run(results_file)
-    expected = {sample[METRIC]["doc_key"]: sample[METRIC]["score"] for sample in during_samples[TASK]}
-    assert after.docs.set_index("doc_key")[METRIC].to_dict() == expected
+    expected = {sample[METRIC]["doc_key"]: sample[METRIC]["score"] for sample in during_samples[TASK] if METRIC in sample}
+    assert len(expected) == asked_during
+    assert after.docs.dropna(subset=[METRIC]).set_index("doc_key")[METRIC].to_dict() == expected
     assert json.loads(results_file.read_text())["results"][TASK][f"{METRIC},none"] == pytest.approx(
         during["results"][TASK][f"{METRIC},none"], abs=1e-12
     )
