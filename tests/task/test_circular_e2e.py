@@ -27,15 +27,21 @@ OPTION_LINE = re.compile(r"^[A-G]:(.*)$", re.MULTILINE)
 GOLD = re.compile(r"\s*([A-G]):")
 
 
-def shifts_per_item(path: Path) -> list[int]:
-    """Shifts of each multiple-choice item, in file order, from the raw JSON."""
-    shifts = []
-    for item in json.loads(path.read_text(encoding="utf-8")):
+def shifts_per_item(path: Path) -> dict[int, int]:
+    """Shifts of each multiple-choice item, by its index in the file, from the raw JSON."""
+    shifts = {}
+    for index, item in enumerate(json.loads(path.read_text(encoding="utf-8"))):
         question, answer = item["conversation"][0]["content"], item["conversation"][1]["content"]
         options = OPTION_LINE.findall(question)
         if options and GOLD.match(answer):
-            shifts.append(sum(not text.strip().lower().startswith("none of the above") for text in options))
+            shifts[index] = sum(not text.strip().lower().startswith("none of the above") for text in options)
     return shifts
+
+
+def items_in_run_order(task_samples: list[dict]) -> list[int]:
+    """The file indices of the items the run asked, in the order of its documents (the task's order)."""
+    ordered = sorted(task_samples, key=lambda sample: sample["doc_id"])
+    return list(dict.fromkeys(int(sample["mc_acc"]["item_key"].split(":")[1]) for sample in ordered))
 
 
 def complete_and_cut(shifts: list[int], limit: int) -> tuple[int, int]:
@@ -59,7 +65,8 @@ def test_always_a_scores_zero_circular_accuracy_on_every_split(
     for split in SPLITS:
         task = circular_name(split.task)
         scores = results["results"][task]
-        complete, cut = complete_and_cut(shifts_per_item(benchmark_dir / split.file_name), LIMIT)
+        shifts = shifts_per_item(benchmark_dir / split.file_name)
+        complete, cut = complete_and_cut([shifts[index] for index in items_in_run_order(samples[task])], LIMIT)
         assert scores["mc_circular_acc,none"] == 0.0, task
         assert scores["mc_circular_text_acc,none"] == 0.0, task
         assert (scores["mc_circular_items,none"], scores["mc_circular_incomplete,none"]) == (complete, cut), task
