@@ -188,7 +188,9 @@ def write_family_benchmark(real_dir: Path, target: Path) -> FamilyBenchmark:
     image_root = target / "images"
     write_tree_for_benchmark(image_root, benchmark)
     # cut-down split files differ from the pinned upstream ones: allowed, and recorded per document
-    environ = {"MEDMIM_BENCHMARK_DIR": str(benchmark), "MEDMIM_IMAGE_ROOT": str(image_root), "MEDMIM_ALLOW_MODIFIED_BENCHMARK": "1"}
+    # MEDMIM_PREFETCH_BYTES=0: the recorder learns which document is served from the images opened just
+    # before each model call, so images are opened on demand here (prefetching: tests/task/test_prefetch*.py)
+    environ = {"MEDMIM_BENCHMARK_DIR": str(benchmark), "MEDMIM_IMAGE_ROOT": str(image_root), "MEDMIM_ALLOW_MODIFIED_BENCHMARK": "1", "MEDMIM_PREFETCH_BYTES": "0"}
     docs = {split.task: build_docs(split.task, environ) for split in SPLITS}
     return FamilyBenchmark(benchmark, image_root, environ, docs)
 
