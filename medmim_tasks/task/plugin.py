@@ -96,6 +96,8 @@ def check_splits(splits: Iterable[Split], environ: Mapping[str, str] | None = No
     from medmim_tasks.task.documents import build_docs
 
     splits = list(splits)
+    if splits:
+        _check_run_settings(environ)
     problems: list[str] = []
     docs_logger = logging.getLogger("medmim_tasks.task.documents")
     was_disabled = docs_logger.disabled
@@ -116,6 +118,17 @@ def check_splits(splits: Iterable[Split], environ: Mapping[str, str] | None = No
             + "\n".join(problems)
             + "\n`medmim check` reports every missing or unreadable file with its fix."
         )
+
+
+def _check_run_settings(environ: Mapping[str, str] | None) -> None:
+    """Settings read only once documents are served (prefetching) are checked here, before the model loads."""
+    from medmim_tasks.settings import SettingError, setting
+
+    try:
+        setting("MEDMIM_PREFETCH_BYTES", environ)
+    except SettingError as error:
+        sys.stdout.flush()
+        raise DataNotReady(f"medmim-tasks: {error}\nlmms-eval stopped before loading the model.") from None
 
 
 def check_data_before_evaluation() -> bool:

@@ -153,6 +153,16 @@ def test_missing_images_stop_with_the_image_message(medmim_env: dict[str, str], 
     assert "MEDMIM_VQA_RAD_ROOT" in message and "MEDMIM_ON_MISSING=skip" in message
 
 
+def test_a_bad_prefetch_budget_stops_before_the_model_loads(medmim_env: dict[str, str]) -> None:
+    from medmim_tasks.task.plugin import DataNotReady, check_splits, selected_splits
+
+    with pytest.raises(DataNotReady) as stop:
+        check_splits(selected_splits(["med_mim_held_out_rad"]), dict(medmim_env, MEDMIM_PREFETCH_BYTES="lots"))
+    message = str(stop.value)
+    assert "MEDMIM_PREFETCH_BYTES" in message and "'lots'" in message and "0 to turn prefetching off" in message
+    check_splits([], dict(medmim_env, MEDMIM_PREFETCH_BYTES="lots"))  # no Med-MIM task selected: not our business
+
+
 def test_task_matching_checks_only_our_selected_tasks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import lmms_eval.models  # noqa: F401  (loads the entry points, as the lmms-eval CLI does)
     from lmms_eval.tasks import TaskManager
