@@ -177,6 +177,15 @@ def test_the_documents_need_the_task_named() -> None:
         load_documents(version=0.1)
 
 
+def test_the_circular_documents_need_a_circular_task_named() -> None:
+    from medmim_tasks.task.lm_eval_circular import load_circular_documents
+
+    with pytest.raises(ValueError, match="load_circular_documents builds circular tasks"):
+        load_circular_documents(medmim_task="med_mim_held_out_rad")
+    with pytest.raises(ValueError, match="dataset_kwargs.medmim_task"):
+        load_circular_documents(version=0.1)
+
+
 def test_tasks_path_names_each_frameworks_folder(capsys: pytest.CaptureFixture[str]) -> None:
     from medmim_tasks.cli.main import main
 
