@@ -199,3 +199,7 @@ def test_vllm_vlm_scores_the_circular_tasks_and_groups_with_the_packages_item_le
     assert top["mc_circular_acc,none"] == 0.0
     # every item-level and per-shift metric of the groups is aggregated by lm-eval's group mean
     assert all(isinstance(top[f"{metric},none"], float) for metric in (*CIRCULAR_METRICS, "mc_acc", "mc_text_acc", "mc_parsed", "mc_chance"))
+    # `medmim report` reads it as a circular run made by lm-eval
+    (run,) = load_runs([tmp_path / "run"])
+    assert run.framework == LM_EVAL and run.label.endswith("[circular]")
+    assert len(run.docs) == sum(len(logged) for logged in samples.values())
