@@ -136,14 +136,20 @@ def test_hf_multimodal_scores_all_six_splits_with_every_image_in_order(family_be
     assert len(run.docs) == sum(len(docs) for docs in family_benchmark.docs.values())
 
 
-def test_vllm_vlm_with_data_parallelism_gets_every_image_in_order(family_benchmark: FamilyBenchmark, tmp_path: Path) -> None:
+def vllm_standin(bench: FamilyBenchmark, tmp_path: Path, record: Path, reply: str) -> tuple[Path, dict[str, str]]:
+    """The tiny LLaVA's folder, and an environment where vLLM and ray are the recording stand-ins answering `reply`."""
     from medmim_tasks.sanity.tiny_model import build_tiny_llava
 
     model_dir = build_tiny_llava(tmp_path / "tiny-llava")
-    record = tmp_path / "record"
-    env = lm_eval_env(family_benchmark, tmp_path, record)
+    env = lm_eval_env(bench, tmp_path, record)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(STANDINS), env.get("PYTHONPATH")]))
-    env["MEDMIM_TEST_VLLM_REPLY"] = "B"
+    env["MEDMIM_TEST_VLLM_REPLY"] = reply
+    return model_dir, env
+
+
+def test_vllm_vlm_with_data_parallelism_gets_every_image_in_order(family_benchmark: FamilyBenchmark, tmp_path: Path) -> None:
+    record = tmp_path / "record"
+    model_dir, env = vllm_standin(family_benchmark, tmp_path, record, reply="B")
     results, samples = run_lm_eval(
         ["--model", "vllm-vlm", "--model_args", f"pretrained={model_dir},data_parallel_size=2", "--tasks", "med_mim",
          "--include_path", str(tasks_path(LM_EVAL)), "--apply_chat_template", "--limit", str(LIMIT)],
@@ -161,15 +167,11 @@ def test_vllm_vlm_with_data_parallelism_gets_every_image_in_order(family_benchma
 
 
 def test_vllm_vlm_scores_the_circular_tasks_and_groups_with_the_packages_item_level_metrics(family_benchmark: FamilyBenchmark, tmp_path: Path) -> None:
-    from medmim_tasks.sanity.tiny_model import build_tiny_llava
     from medmim_tasks.scoring.circular import CIRCULAR_AGGREGATIONS, CIRCULAR_METRICS
     from medmim_tasks.task.circular import build_circular_docs
     from medmim_tasks.task.circular_hooks import process_circular_results
 
-    model_dir = build_tiny_llava(tmp_path / "tiny-llava")
-    env = lm_eval_env(family_benchmark, tmp_path, tmp_path / "record")
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(STANDINS), env.get("PYTHONPATH")]))
-    env["MEDMIM_TEST_VLLM_REPLY"] = "B"
+    model_dir, env = vllm_standin(family_benchmark, tmp_path, tmp_path / "record", reply="B")
     results, samples = run_lm_eval(
         ["--model", "vllm-vlm", "--model_args", f"pretrained={model_dir},max_images=3", "--tasks", "med_mim_circular",
          "--include_path", str(tasks_path(LM_EVAL)), "--apply_chat_template", "--limit", str(CIRCULAR_LIMIT)],
