@@ -222,17 +222,23 @@ CIRCULAR_NOTE = """\
 """
 
 
-def circular_split_yaml(task: str, alias: str) -> str:
+def circular_split_yaml(task: str, alias: str, lm_eval: bool = False) -> str:
+    """A circular split's YAML: lmms-eval's (manifest and process_docs) or lm-eval's (custom_dataset)."""
     circular = circular_name(task)
+    if lm_eval:
+        documents = f"dataset_kwargs:\n  medmim_task: {circular}\ncustom_dataset: !function utils.load_circular_documents\n"
+    else:
+        documents = (
+            f"dataset_kwargs:\n  data_files:\n    train: manifests/{circular}.jsonl\n"
+            "process_docs: !function utils.process_circular_docs\n"
+        )
     return (
         GENERATED_NOTE
         + CIRCULAR_NOTE
         + f"task: {circular}\n"
         + f"task_alias: {json.dumps('Circular ' + alias)}\n"
         + f"include: {TEMPLATE_FILE}\n"
-        + "dataset_kwargs:\n  data_files:\n"
-        + f"    train: manifests/{circular}.jsonl\n"
-        + "process_docs: !function utils.process_circular_docs\n"
+        + documents
         + "process_results: !function utils.process_circular_results\n"
         + _metric_list(CIRCULAR_SPLIT_METRICS)
     )
@@ -263,11 +269,15 @@ def group_yaml(group: str, alias: str, members: tuple[str, ...], metrics: tuple[
 
 
 def lm_eval_generated_files() -> dict[str, str]:
-    """Every generated file of lm_eval_tasks/: the six splits and the three groups (lm-eval's YAML)."""
+    """Every generated file of lm_eval_tasks/: the six splits, their circular variants and both sets of groups (lm-eval's YAML)."""
     split_metrics = tuple((metric, True) for metric in SPLIT_METRICS)
     files = {TEMPLATE_FILE: GENERATED_NOTE + LM_EVAL_TEMPLATE_HEAD + _metric_list(split_metrics) + _metadata()}
     files.update({f"{task}.yaml": split_yaml(task, alias, f"  medmim_task: {task}\n") for task, alias in SPLITS})
     files.update({f"{group}.yaml": group_yaml(group, alias, members) for group, alias, members in GROUPS})
+    files.update({f"{circular_name(task)}.yaml": circular_split_yaml(task, alias, lm_eval=True) for task, alias in SPLITS})
+    files.update(
+        {f"{group}.yaml": group_yaml(group, alias, members, CIRCULAR_GROUP_METRICS) for group, alias, members in CIRCULAR_GROUPS}
+    )
     return files
 
 

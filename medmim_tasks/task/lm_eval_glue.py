@@ -34,13 +34,18 @@ def load_documents(**task_config: Any) -> Any:
     """
     import datasets
 
+    return datasets.DatasetDict({TEST_SPLIT: datasets.Dataset.from_list(build_docs(task_named(task_config)))})
+
+
+def task_named(task_config: Mapping[str, Any]) -> str:
+    """The task name `dataset_kwargs.medmim_task` gives (lm-eval passes dataset_kwargs as keywords)."""
     task = task_config.get(TASK_KEY)
     if not isinstance(task, str):
         raise ValueError(
             f"a Med-MIM lm-eval task must set dataset_kwargs.{TASK_KEY} to its split's task name "
             f"(got {task!r}); the YAMLs in medmim_tasks/lm_eval_tasks do: regenerate them with utils/generate_task_yamls.py"
         )
-    return datasets.DatasetDict({TEST_SPLIT: datasets.Dataset.from_list(build_docs(task))})
+    return task
 
 
 def doc_to_image(doc: Mapping[str, Any]) -> list[Any]:

@@ -23,6 +23,7 @@ from lmms_eval_runner import offline_env
 from PIL import Image
 from test_e2e_lmms_eval import assert_every_task_and_group_scored
 
+from medmim_tasks.benchmark.circular_splits import circular_name
 from medmim_tasks.benchmark.splits import SPLITS
 from medmim_tasks.results.runs import load_runs
 from medmim_tasks.task.hooks import process_results
@@ -35,6 +36,8 @@ LM_EVAL_CLI = shutil.which("lm_eval", path=os.path.dirname(sys.executable)) or "
 TASKS = [split.task for split in SPLITS]
 STANDINS = Path(__file__).resolve().parents[1] / "standins" / "vllm_lm_eval"
 LIMIT = 3  # every document of the matrix's cut-down splits
+CIRCULAR_TASKS = [circular_name(task) for task in TASKS]
+CIRCULAR_LIMIT = 7  # every shift of the matrix's one multiple-choice item per split (Reasoning's has 7)
 
 # Saves what the tiny LLaVA's processor receives: each image as a lossless PNG, and the prompt.
 RECORDER = '''
@@ -61,7 +64,7 @@ processing_llava.LlavaProcessor.__call__ = _recording_call
 '''
 
 
-def run_lm_eval(args: list[str], env: dict[str, str], output: Path) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
+def run_lm_eval(args: list[str], env: dict[str, str], output: Path, tasks: list[str] = TASKS) -> tuple[dict[str, Any], dict[str, list[dict[str, Any]]]]:
     """`lm_eval ARGS --log_samples --output_path OUTPUT`; the results and each task's samples."""
     command = [LM_EVAL_CLI, *args, "--log_samples", "--output_path", str(output)]
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900, check=False)
@@ -71,7 +74,7 @@ def run_lm_eval(args: list[str], env: dict[str, str], output: Path) -> tuple[dic
     date = results_files[-1].name.removeprefix("results_").removesuffix(".json")
     samples = {
         task: [json.loads(line) for line in (results_files[-1].parent / f"samples_{task}_{date}.jsonl").read_text(encoding="utf-8").splitlines()]
-        for task in TASKS
+        for task in tasks
     }
     return results, samples
 
@@ -133,14 +136,20 @@ def test_hf_multimodal_scores_all_six_splits_with_every_image_in_order(family_be
     assert len(run.docs) == sum(len(docs) for docs in family_benchmark.docs.values())
 
 
-def test_vllm_vlm_with_data_parallelism_gets_every_image_in_order(family_benchmark: FamilyBenchmark, tmp_path: Path) -> None:
+def vllm_standin(bench: FamilyBenchmark, tmp_path: Path, record: Path, reply: str) -> tuple[Path, dict[str, str]]:
+    """The tiny LLaVA's folder, and an environment where vLLM and ray are the recording stand-ins answering `reply`."""
     from medmim_tasks.sanity.tiny_model import build_tiny_llava
 
     model_dir = build_tiny_llava(tmp_path / "tiny-llava")
-    record = tmp_path / "record"
-    env = lm_eval_env(family_benchmark, tmp_path, record)
+    env = lm_eval_env(bench, tmp_path, record)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(STANDINS), env.get("PYTHONPATH")]))
-    env["MEDMIM_TEST_VLLM_REPLY"] = "B"
+    env["MEDMIM_TEST_VLLM_REPLY"] = reply
+    return model_dir, env
+
+
+def test_vllm_vlm_with_data_parallelism_gets_every_image_in_order(family_benchmark: FamilyBenchmark, tmp_path: Path) -> None:
+    record = tmp_path / "record"
+    model_dir, env = vllm_standin(family_benchmark, tmp_path, record, reply="B")
     results, samples = run_lm_eval(
         ["--model", "vllm-vlm", "--model_args", f"pretrained={model_dir},data_parallel_size=2", "--tasks", "med_mim",
          "--include_path", str(tasks_path(LM_EVAL)), "--apply_chat_template", "--limit", str(LIMIT)],
@@ -155,3 +164,44 @@ def test_vllm_vlm_with_data_parallelism_gets_every_image_in_order(family_benchma
     assert_scores_are_the_packages(samples)
     mc = [sample["mc_acc"] for logged in samples.values() for sample in logged if "mc_acc" in sample]
     assert mc and all(record_["score"] == float(record_["gold"] == "B") for record_ in mc)
+
+
+def test_vllm_vlm_scores_the_circular_tasks_and_groups_with_the_packages_item_level_metrics(family_benchmark: FamilyBenchmark, tmp_path: Path) -> None:
+    from medmim_tasks.scoring.circular import CIRCULAR_AGGREGATIONS, CIRCULAR_METRICS
+    from medmim_tasks.task.circular import build_circular_docs
+    from medmim_tasks.task.circular_hooks import process_circular_results
+
+    model_dir, env = vllm_standin(family_benchmark, tmp_path, tmp_path / "record", reply="B")
+    results, samples = run_lm_eval(
+        ["--model", "vllm-vlm", "--model_args", f"pretrained={model_dir},max_images=3", "--tasks", "med_mim_circular",
+         "--include_path", str(tasks_path(LM_EVAL)), "--apply_chat_template", "--limit", str(CIRCULAR_LIMIT)],
+        env,
+        tmp_path / "run",
+        CIRCULAR_TASKS,
+    )
+    for task in CIRCULAR_TASKS:
+        docs = build_circular_docs(task, family_benchmark.environ)
+        assert [sample["doc"]["doc_key"] for sample in samples[task]] == [doc["doc_key"] for doc in docs], task
+        records: dict[str, list[Any]] = {metric: [] for metric in CIRCULAR_AGGREGATIONS}
+        for sample in samples[task]:
+            expected = process_circular_results(sample["doc"], sample["filtered_resps"])
+            assert {metric: sample[metric] for metric in expected} == expected, (task, sample["doc_id"])
+            for metric in records:
+                records[metric].append(sample[metric])
+        scores = results["results"][task]
+        for metric, aggregation in CIRCULAR_AGGREGATIONS.items():
+            assert scores[f"{metric},none"] == pytest.approx(aggregation(records[metric]), nan_ok=True), (task, metric)  # stderr: NaN for one item
+        assert (scores["mc_circular_items,none"], scores["mc_circular_incomplete,none"]) == (1.0, 0.0), task
+        assert scores["mc_circular_acc,none"] == 0.0, task  # "B" cannot be the gold letter in every shift
+    for group, members in (("med_mim_circular_held_in", CIRCULAR_TASKS[:4]), ("med_mim_circular_held_out", CIRCULAR_TASKS[4:])):
+        for metric in ("mc_circular_acc", "mc_circular_consistency", "mc_circular_chance", "mc_acc"):
+            macro_mean = sum(results["results"][task][f"{metric},none"] for task in members) / len(members)
+            assert results["results"][group][f"{metric},none"] == pytest.approx(macro_mean), (group, metric)
+    top = results["results"]["med_mim_circular"]
+    assert top["mc_circular_acc,none"] == 0.0
+    # every item-level and per-shift metric of the groups is aggregated by lm-eval's group mean
+    assert all(isinstance(top[f"{metric},none"], float) for metric in (*CIRCULAR_METRICS, "mc_acc", "mc_text_acc", "mc_parsed", "mc_chance"))
+    # `medmim report` reads it as a circular run made by lm-eval
+    (run,) = load_runs([tmp_path / "run"])
+    assert run.framework == LM_EVAL and run.label.endswith("[circular]")
+    assert len(run.docs) == sum(len(logged) for logged in samples.values())

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from family_checks import FamilyBenchmark
 
+from medmim_tasks.benchmark.circular_splits import circular_name
 from medmim_tasks.benchmark.items import MULTIPLE_CHOICE
 from medmim_tasks.benchmark.splits import SPLITS
 from medmim_tasks.task.lm_eval_glue import doc_to_text, load_documents
@@ -19,22 +20,23 @@ from medmim_tasks.task.task_path import LM_EVAL, tasks_path
 pytest.importorskip("lm_eval", reason="the lm-eval extra is not installed: pip install -e '.[test,lm-eval]'")
 
 TASKS = [split.task for split in SPLITS]
+CIRCULAR_TASKS = [circular_name(task) for task in TASKS]
 
 
-def lmms_eval_tasks(model_name: str = "default") -> dict[str, Any]:
+def lmms_eval_tasks(model_name: str = "default", tasks: list[str] = TASKS) -> dict[str, Any]:
     from lmms_eval.tasks import TaskManager
 
     manager = TaskManager(include_path=str(tasks_path()), include_defaults=False, model_name=model_name)
-    loaded = manager.load_task_or_group(TASKS)
-    return {task: loaded[task] for task in TASKS}
+    loaded = manager.load_task_or_group(tasks)
+    return {task: loaded[task] for task in tasks}
 
 
-def lm_eval_tasks() -> dict[str, Any]:
+def lm_eval_tasks(tasks: list[str] = TASKS) -> dict[str, Any]:
     from lm_eval.tasks import TaskManager, get_task_dict
 
     manager = TaskManager(include_path=str(tasks_path(LM_EVAL)), include_defaults=False)
-    loaded = get_task_dict(TASKS, manager)
-    return {task: loaded[task] for task in TASKS}
+    loaded = get_task_dict(tasks, manager)
+    return {task: loaded[task] for task in tasks}
 
 
 def replies_for(doc: dict[str, Any]) -> list[str]:
@@ -68,6 +70,58 @@ def test_same_replies_get_identical_per_document_scores_in_both_frameworks(famil
     for task in TASKS:
         assert set(lm[task].aggregation()) == set(lmms[task].aggregation())
         assert all(function is mean_score for function in lm[task].aggregation().values())
+
+
+# Reply policies over a circular task's documents: each gives every shift a reply, so the item-level
+# metrics see items right in every shift, in some, answered consistently or not, and unparseable.
+CIRCULAR_POLICIES: dict[str, Any] = {
+    "gold": lambda doc: doc["gold_letter"],
+    "always A": lambda doc: "A",
+    "published gold letter": lambda doc: f"The answer is ({doc['published_gold_letter']}).",
+    "gold on shift 0 only": lambda doc: doc["gold_letter"] if doc["shift"] == 0 else "I cannot tell.",
+    "gold text": lambda doc: doc["answer"],
+}
+
+
+def _aggregates(task: Any, docs: list[dict[str, Any]], policy: Any) -> dict[str, float]:
+    """The task's own aggregation of each metric over the per-document values its own process_results gives."""
+    values: dict[str, list[Any]] = {}
+    for doc in docs:
+        for metric, value in task.process_results(doc, [policy(doc)]).items():
+            values.setdefault(metric, []).append(value)
+    return {metric: float(task.aggregation()[metric](values[metric])) for metric in values}
+
+
+def test_circular_tasks_give_identical_records_and_item_level_aggregates_in_both_frameworks(family_env: FamilyBenchmark) -> None:
+    from medmim_tasks.scoring.circular import CIRCULAR_AGGREGATIONS
+    from medmim_tasks.task.hooks import mean_score
+
+    lmms = lmms_eval_tasks(tasks=CIRCULAR_TASKS)
+    lm = lm_eval_tasks(CIRCULAR_TASKS)
+    compared = 0
+    for task in CIRCULAR_TASKS:
+        lm_docs = list(lm[task].test_docs())
+        assert lm_docs == list(lmms[task].test_docs()), f"{task}: the two frameworks build different documents"
+        assert lm_docs and max(doc["shift"] for doc in lm_docs) > 0, f"{task}: no shifted documents"
+        for doc in lm_docs:
+            for reply in replies_for(doc):
+                lm_records = lm[task].process_results(doc, [reply])
+                assert lm_records == lmms[task].process_results(doc, [reply]), (task, doc["doc_key"], reply)
+                assert set(CIRCULAR_AGGREGATIONS) <= set(lm_records)
+                compared += 1
+        # the same aggregation functions: the package's item-level ones, and mean_score for the rest
+        assert lm[task].aggregation() == lmms[task].aggregation()
+        assert all(lm[task].aggregation()[metric] is function for metric, function in CIRCULAR_AGGREGATIONS.items())
+        assert all(function is mean_score for metric, function in lm[task].aggregation().items() if metric not in CIRCULAR_AGGREGATIONS)
+        for name, policy in CIRCULAR_POLICIES.items():
+            lm_aggregates = _aggregates(lm[task], lm_docs, policy)
+            assert lm_aggregates == pytest.approx(_aggregates(lmms[task], lm_docs, policy), nan_ok=True), (task, name)
+            assert lm_aggregates["mc_circular_incomplete"] == 0 and lm_aggregates["mc_circular_items"] > 0
+            if name == "gold":
+                assert lm_aggregates["mc_circular_acc"] == lm_aggregates["mc_circular_consistency"] == 1.0, task
+            if name == "gold on shift 0 only":
+                assert lm_aggregates["mc_circular_acc"] == 0.0 and lm_aggregates["mc_acc"] > 0.0, task
+    assert compared > 6 * 10
 
 
 def _lm_eval_chat_content(text: str) -> list[dict[str, Any]]:
@@ -121,6 +175,15 @@ def test_missing_images_stop_lm_eval_with_the_packages_message(medmim_env: dict[
 def test_the_documents_need_the_task_named() -> None:
     with pytest.raises(ValueError, match="dataset_kwargs.medmim_task"):
         load_documents(version=0.1)
+
+
+def test_the_circular_documents_need_a_circular_task_named() -> None:
+    from medmim_tasks.task.lm_eval_circular import load_circular_documents
+
+    with pytest.raises(ValueError, match="load_circular_documents builds circular tasks"):
+        load_circular_documents(medmim_task="med_mim_held_out_rad")
+    with pytest.raises(ValueError, match="dataset_kwargs.medmim_task"):
+        load_circular_documents(version=0.1)
 
 
 def test_tasks_path_names_each_frameworks_folder(capsys: pytest.CaptureFixture[str]) -> None:
