@@ -24,13 +24,13 @@ from collections.abc import Hashable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
+from medmim_tasks.benchmark.source_parts import parse_source
+
 Strata = tuple[Hashable, ...]  # one stratum per stratification, e.g. (kind, dataset, sub-type, source)
 
 
 def document_strata(doc: Mapping[str, Any]) -> Strata:
     """The strata a document belongs to: its kind, source dataset, source sub-type and source entry."""
-    from medmim_tasks.results.runs import parse_source  # pandas: already loaded in every lmms-eval process
-
     return (
         ("kind", doc["kind"]),
         ("dataset", doc["dataset"]),
