@@ -9,10 +9,12 @@ twin. Texts are compared as normalised tokens (lower case, alphanumeric runs, ar
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 
 from medmim_tasks.scoring.metrics import normalised_tokens
 
 
+@lru_cache(maxsize=8192)  # option texts repeat across a split's documents
 def text_key(text: str) -> tuple[str, ...]:
     """What two option texts must share to count as the same answer: their normalised tokens."""
     return tuple(normalised_tokens(text))
@@ -20,6 +22,8 @@ def text_key(text: str) -> tuple[str, ...]:
 
 def credited_by_text(parsed: str | None, options: Mapping[str, str], gold_letter: str) -> bool:
     """Whether the letter named has the gold option's text (the gold letter itself, or a twin with the same text)."""
+    if parsed == gold_letter:
+        return gold_letter in options
     return parsed is not None and parsed in options and text_key(options[parsed]) == text_key(options[gold_letter])
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from medmim_tasks.benchmark.images import ImageDecodeError, load_image, max_image_side_setting
 from medmim_tasks.benchmark.items import MULTIPLE_CHOICE
 from medmim_tasks.scoring.extraction import extract_choice
-from medmim_tasks.scoring.metrics import token_f1_recall
+from medmim_tasks.scoring.metrics import open_scores
 from medmim_tasks.scoring.text_credit import credited_by_text
 from medmim_tasks.task.documents import build_docs
 from medmim_tasks.task.prefetch import prefetched_images
@@ -63,10 +63,6 @@ def doc_to_target(doc: Mapping[str, Any]) -> str:
     return doc["answer"]
 
 
-def _scored(value: float, doc: Mapping[str, Any]) -> dict[str, Any]:
-    return {SCORE_KEY: float(value), CLUSTER_KEY: doc["cluster"], "doc_key": doc["doc_key"]}
-
-
 def process_results(doc: Mapping[str, Any], results: Sequence[Any]) -> dict[str, Any]:
     """Scores of one reply: MC metrics for MC docs only, open metrics for open docs only.
 
@@ -82,41 +78,49 @@ def process_results(doc: Mapping[str, Any], results: Sequence[Any]) -> dict[str,
     """
     reply = results[0] if results else ""
     reply = reply if isinstance(reply, str) else str(reply)
-    record = _record(doc, reply)
+    cluster, doc_key = doc["cluster"], doc["doc_key"]
     # Share of the split's items that became documents: 1.0 unless MEDMIM_ON_MISSING=skip left
     # items out, so a partial run states itself in the results file.
-    coverage = _scored(doc["items_evaluated"] / doc["items_total"], doc)
+    coverage = {SCORE_KEY: doc["items_evaluated"] / doc["items_total"], CLUSTER_KEY: cluster, "doc_key": doc_key}
     if doc["kind"] == MULTIPLE_CHOICE:
         options = {option["letter"]: option["text"] for option in doc["options"]}
-        record["parsed"] = parsed = extract_choice(reply, options)
+        gold = doc["gold_letter"]
+        parsed = extract_choice(reply, options)
         return {
-            "mc_acc": {**record, **_scored(parsed == doc["gold_letter"], doc)},
-            "mc_text_acc": _scored(credited_by_text(parsed, options, doc["gold_letter"]), doc),  # a twin letter counts
-            "mc_parsed": _scored(parsed is not None, doc),
-            "mc_chance": _scored(1.0 / len(options), doc),
+            "mc_acc": _record(doc, reply, gold, parsed, float(parsed == gold)),
+            "mc_text_acc": _score(credited_by_text(parsed, options, gold), cluster, doc_key),  # a twin letter counts
+            "mc_parsed": _score(parsed is not None, cluster, doc_key),
+            "mc_chance": _score(1.0 / len(options), cluster, doc_key),
             "coverage": coverage,
         }
+    return _open_scores(doc, reply, coverage)
+
+
+def _score(value: float, cluster: Any, doc_key: Any) -> dict[str, Any]:
+    return {SCORE_KEY: float(value), CLUSTER_KEY: cluster, "doc_key": doc_key}
+
+
+def _open_scores(doc: Mapping[str, Any], reply: str, coverage: dict[str, Any]) -> dict[str, Any]:
     from medmim_tasks.scoring.judge import METRIC as JUDGE_METRIC
     from medmim_tasks.scoring.judge import judge_config, judge_score
-    from medmim_tasks.scoring.metrics import rouge_l, sentence_bleu
 
-    f1, recall = token_f1_recall(reply, doc["answer"])
-    record["parsed"] = None
+    cluster, doc_key, answer = doc["cluster"], doc["doc_key"], doc["answer"]
+    scored = open_scores(reply, answer)
     scores = {
-        "open_token_f1": {**record, **_scored(f1, doc)},
-        "open_token_recall": _scored(recall, doc),
-        "open_bleu": _scored(sentence_bleu(reply, doc["answer"]), doc),
-        "open_rouge_l": _scored(rouge_l(reply, doc["answer"]), doc),
+        "open_token_f1": _record(doc, reply, answer, None, scored.token_f1),
+        "open_token_recall": _score(scored.token_recall, cluster, doc_key),
+        "open_bleu": _score(scored.bleu, cluster, doc_key),
+        "open_rouge_l": _score(scored.rouge_l, cluster, doc_key),
         "coverage": coverage,
     }
     judge = judge_config()  # None unless MEDMIM_JUDGE_URL is set; then errors are raised, never skipped
     if judge is not None:
-        scores[JUDGE_METRIC] = _scored(judge_score(judge, doc["question"], doc["answer"], reply), doc)
+        scores[JUDGE_METRIC] = _score(judge_score(judge, doc["question"], answer, reply), cluster, doc_key)
     return scores
 
 
-def _record(doc: Mapping[str, Any], reply: str) -> dict[str, Any]:
-    """The per-sample record that breakdowns need, carried by the first metric of each kind."""
+def _record(doc: Mapping[str, Any], reply: str, gold: str, parsed: str | None, score: float) -> dict[str, Any]:
+    """The first metric of each kind: its score and the per-sample record that breakdowns need."""
     return {
         "doc_key": doc["doc_key"],
         "dataset": doc["dataset"],
@@ -125,13 +129,15 @@ def _record(doc: Mapping[str, Any], reply: str) -> dict[str, Any]:
         "n_options": doc["n_options"],
         "cluster": doc["cluster"],
         "kind": doc["kind"],
-        "gold": doc["gold_letter"] if doc["kind"] == MULTIPLE_CHOICE else doc["answer"],
+        "gold": gold,
         "reply": reply,
         "items_evaluated": doc["items_evaluated"],
         "items_total": doc["items_total"],
         # which benchmark file the document came from (benchmark_modified: not the pinned upstream one)
         "benchmark_sha256": doc.get("benchmark_sha256"),
         "benchmark_modified": doc.get("benchmark_modified"),
+        "parsed": parsed,
+        SCORE_KEY: float(score),
     }
 
 
