@@ -9,8 +9,8 @@ from functools import lru_cache, partial
 from itertools import filterfalse, repeat
 from typing import Any, NamedTuple
 
-from medmim_tasks.scoring.bleu import MOST_GOLD_TOKENS, clipped_matches
-from medmim_tasks.scoring.word_codes import MOST_ANSWER_WORDS, WordCodes, f1_recall_of_codes, word_codes
+from medmim_tasks.scoring.bleu import MOST_SHORTER_TOKENS, clipped_matches
+from medmim_tasks.scoring.word_codes import MOST_SHORTER_WORDS, word_overlap
 
 _TOKEN = re.compile(r"[a-z0-9]+")
 _ARTICLES = frozenset({"a", "an", "the"})
@@ -55,11 +55,14 @@ def open_scores(prediction: str, reference: str) -> OpenScores:
     instead of lists of words."""
     prediction_words, reference_words = word_tokens(prediction), word_tokens(reference)
     bleu = sentence_bleu(prediction, reference)
-    if _rouge_parts()[0] is not _rouge_tokens or len(reference_words) > MOST_ANSWER_WORDS:
+    tokenize, fmeasure, lcs_length = _rouge_parts()
+    if tokenize is not _rouge_tokens or min(len(prediction_words), len(reference_words)) > MOST_SHORTER_WORDS:
         f1, recall = _f1_recall(_without_articles(prediction_words), _without_articles(reference_words))
         return OpenScores(f1, recall, bleu, _rouge_l_of_words(prediction_words, reference_words, prediction, reference))
-    codes = word_codes(prediction_words, reference_words)
-    return OpenScores(*f1_recall_of_codes(codes), bleu, _rouge_l_of_codes(codes))
+    overlap = word_overlap(prediction_words, reference_words, lcs_length)
+    common = overlap.common_subsequence
+    rouge = fmeasure(common / len(prediction_words), common / len(reference_words)) if common else 0.0
+    return OpenScores(overlap.token_f1, overlap.token_recall, bleu, rouge)
 
 
 def token_f1_recall(prediction: str, reference: str) -> tuple[float, float]:
@@ -142,13 +145,13 @@ def sentence_bleu(prediction: str, reference: str) -> float:
     if not hypothesis_line:
         return 0.0  # no reply token: no match, what compute_bleu returns then
     gold_line = _bleu_line(bleu, reference)
-    if gold_line.count(" ") >= MOST_GOLD_TOKENS:  # too long an answer to search its n-grams: sacrebleu counts
+    hypothesis_length = hypothesis_line.count(" ") + 1  # single spaces between tokens
+    gold_length = gold_line.count(" ") + 1 if gold_line else 0
+    if min(hypothesis_length, gold_length) > MOST_SHORTER_TOKENS:  # too long to search n-grams: sacrebleu counts
         return float(bleu.sentence_score(prediction, [reference]).score / 100.0)
     correct = clipped_matches(hypothesis_line, gold_line, bleu.max_ngram_order)
     if not correct[0]:
         return 0.0  # what compute_bleu returns without a match (its early stop), without building a score
-    hypothesis_length = hypothesis_line.count(" ") + 1  # single spaces between tokens
-    gold_length = gold_line.count(" ") + 1  # a match means some gold token
     total = [max(0, hypothesis_length - order + 1) for order in range(1, bleu.max_ngram_order + 1)]
     score = bleu.compute_bleu(
         correct,
@@ -197,11 +200,3 @@ def _rouge_l_of_tokens(prediction_tokens: list[str], reference_tokens: list[str]
     )
     return fmeasure(common / len(prediction_tokens), common / len(reference_tokens))
 
-
-def _rouge_l_of_codes(codes: WordCodes) -> float:
-    """`_rouge_l_of_tokens` of the words as `word_codes` (rapidfuzz compares the two strings)."""
-    _, fmeasure, lcs_length = _rouge_parts()
-    if not codes.answer or not codes.reply:
-        return 0.0
-    common = lcs_length(codes.answer, codes.reply)
-    return fmeasure(common / len(codes.reply), common / len(codes.answer))

@@ -1,65 +1,94 @@
-"""A reply's and its answer's words as one character each, and the token F1/recall and longest
-common subsequence counted on them with str methods and rapidfuzz (no per-word Python loop)."""
+"""Token F1/recall and the longest common subsequence of a reply's and its answer's words, counted
+with str methods and rapidfuzz on the words as one character each (no per-word Python loop)."""
 
 from __future__ import annotations
 
-from collections import Counter
-from itertools import repeat
+from collections.abc import Callable
 from typing import NamedTuple
 
-# The articles always have these characters (token F1 leaves them out); every other answer word
-# gets its own from _WORD_CHARACTERS, and a reply word the answer lacks gets _ELSEWHERE, which no
-# answer character equals.
-_ARTICLE_CODES = {"a": "\x01", "an": "\x02", "the": "\x03"}
-_ELSEWHERE = "\x00"
-# Answers with more words keep the per-word way; the benchmark's answers have a few hundred words.
-MOST_ANSWER_WORDS = 4096
-_WORD_CHARACTERS = "".join(map(chr, range(4, 4 + MOST_ANSWER_WORDS)))
+_ARTICLES = ("a", "an", "the")  # token F1 leaves them out
+# The articles always have these characters; every other word of the shorter text gets its own
+# from _WORD_CHARACTERS.
+_ARTICLE_CODES = dict(zip(_ARTICLES, "\x01\x02\x03"))
+# Pairs whose shorter text has more words keep the per-word way (the characters would reach the
+# surrogates): the benchmark's answers have a few hundred words at most.
+MOST_SHORTER_WORDS = 4096
+_WORD_CHARACTERS = "".join(map(chr, range(4, 4 + MOST_SHORTER_WORDS)))
 
 
-class WordCodes(NamedTuple):
-    """The reply's and the answer's words, one character each: equal words, equal characters."""
+class WordOverlap(NamedTuple):
+    """What the open metrics count on the words of a reply and its answer."""
 
-    reply: str
-    answer: str
+    token_f1: float
+    token_recall: float
+    common_subsequence: int  # words in the longest common subsequence (ROUGE-L's count)
 
 
-def word_codes(reply_words: list[str], answer_words: list[str]) -> WordCodes:
-    """Each answer word one character (articles `_ARTICLE_CODES`), each reply word the character
-    of the same answer word, or `_ELSEWHERE` (or its article's) when the answer lacks it."""
-    if len(answer_words) > MOST_ANSWER_WORDS:
-        raise ValueError(f"an answer of {len(answer_words)} words is longer than {MOST_ANSWER_WORDS}")
-    codes = dict(zip(answer_words, _WORD_CHARACTERS))  # a repeated word keeps one character
+def word_overlap(reply_words: list[str], answer_words: list[str], lcs_length: Callable[[str, str], int]) -> WordOverlap:
+    """Token F1 and recall of the words without articles (the multiset overlap, as `_f1_recall`
+    in medmim_tasks.scoring.metrics computes it from word lists) and the longest common
+    subsequence of the words (`lcs_length`, rapidfuzz's, counts it on two strings).
+
+    When one text holds the other's words in a row, every word of the inner one is as often in
+    the outer one: the overlap is the inner text's words and so is the common subsequence, with
+    no word looked up. Otherwise the words become one character each (`_codes`) and str methods
+    count the overlap, rapidfuzz the subsequence, on two strings.
+    """
+    if not reply_words or not answer_words:
+        return WordOverlap(*_f1_recall(0, _content_words(reply_words), _content_words(answer_words)), 0)
+    reply_line, answer_line = f" {' '.join(reply_words)} ", f" {' '.join(answer_words)} "
+    inner = answer_words if answer_line in reply_line else reply_words if reply_line in answer_line else None
+    if inner is not None:
+        scores = _f1_recall(_content_words(inner), _content_words(reply_words), _content_words(answer_words))
+        return WordOverlap(*scores, len(inner))
+    if min(len(reply_words), len(answer_words)) > MOST_SHORTER_WORDS:
+        raise ValueError(f"both texts have more than {MOST_SHORTER_WORDS} words")
+    reply, answer = _codes(reply_words, answer_words)
+    reply_content, answer_content = _without_articles(reply), _without_articles(answer)
+    # each code keeps every article, so the words less the code's articles are the content words
+    reply_count = len(reply_words) - (len(reply) - len(reply_content))
+    answer_count = len(answer_words) - (len(answer) - len(answer_content))
+    scores = _f1_recall(_common_count(reply_content, answer_content), reply_count, answer_count)
+    return WordOverlap(*scores, lcs_length(answer, reply))
+
+
+def _codes(reply_words: list[str], answer_words: list[str]) -> tuple[str, str]:
+    """The reply and the answer, one character per word of the shorter text (its own, articles
+    `_ARTICLE_CODES`) and per word of the longer text that the shorter one has, or is an article
+    (the same word's character). The longer text's other words match nothing, so they are left
+    out: neither the overlap nor the common subsequence changes."""
+    reply_is_shorter = len(reply_words) < len(answer_words)
+    shorter, longer = (reply_words, answer_words) if reply_is_shorter else (answer_words, reply_words)
+    codes = dict(zip(shorter, _WORD_CHARACTERS))  # a repeated word keeps one character
     codes.update(_ARTICLE_CODES)
-    return WordCodes(
-        "".join(map(codes.get, reply_words, repeat(_ELSEWHERE))),
-        "".join(map(codes.__getitem__, answer_words)),
-    )
+    shorter_code = "".join(map(codes.__getitem__, shorter))
+    longer_code = "".join(filter(None, map(codes.get, longer)))
+    return (shorter_code, longer_code) if reply_is_shorter else (longer_code, shorter_code)
 
 
-def f1_recall_of_codes(codes: WordCodes) -> tuple[float, float]:
-    """Token F1 and recall of the words without articles: the multiset overlap of the reply's and
-    the answer's words (each answer word counts as often as both have it), as `_f1_recall` in
-    medmim_tasks.scoring.metrics computes it from the word lists."""
-    reply, answer = _without_articles(codes.reply), _without_articles(codes.answer)
-    if not reply or not answer:
-        same = float(reply == answer)  # both without a word: the same (empty) answer
+def _common_count(reply: str, answer: str) -> int:
+    """How many answer words the reply has: each as often as both have it (a multiset overlap)."""
+    shared = set(answer).intersection(reply)
+    return sum(map(min, map(answer.count, shared), map(reply.count, shared)))
+
+
+def _f1_recall(common: int, predicted_count: int, gold_count: int) -> tuple[float, float]:
+    """Token F1 and recall from the counts, with the float operations of metrics' `_f1_recall`."""
+    if not predicted_count or not gold_count:
+        same = float(predicted_count == gold_count)  # both without a word: the same (empty) answer
         return same, same
-    distinct = set(answer)
-    common = len(distinct.intersection(reply))  # each answer word once if the reply has it
-    if len(distinct) < len(answer):  # a repeated answer word counts up to as often as the reply has it
-        for character, answer_times in Counter(answer).items():
-            if answer_times > 1:
-                reply_times = reply.count(character)
-                common += min(answer_times, reply_times) - min(1, reply_times)
     if common == 0:
         return 0.0, 0.0
-    precision = common / len(reply)
-    recall = common / len(answer)
+    precision = common / predicted_count
+    recall = common / gold_count
     return 2 * precision * recall / (precision + recall), recall
 
 
-def _without_articles(text: str) -> str:
+def _content_words(words: list[str]) -> int:
+    return len(words) - sum(map(words.count, _ARTICLES))
+
+
+def _without_articles(code: str) -> str:
     for article in _ARTICLE_CODES.values():
-        text = text.replace(article, "")
-    return text
+        code = code.replace(article, "")
+    return code

@@ -232,28 +232,36 @@ def test_clipped_matches_are_sacrebleus_counts() -> None:
     assert clipped_matches("b a b a b", "a b a b a b", 4) == [5, 4, 3, 2]
 
 
-def test_answers_too_long_to_search_are_counted_by_the_libraries() -> None:
-    """Over MOST_GOLD_TOKENS answer tokens BLEU is sacrebleu's own; over MOST_ANSWER_WORDS answer
-    words F1 and ROUGE-L count word lists: the values stay the libraries'."""
+def test_long_texts_are_counted_exactly() -> None:
+    """A long answer with a short reply (or the reverse) searches the short text's n-grams; when
+    both texts have more than MOST_SHORTER_TOKENS tokens BLEU is sacrebleu's own, and over
+    MOST_SHORTER_WORDS words F1 and ROUGE-L count word lists: the values stay the libraries'."""
     from sacrebleu.metrics import BLEU
 
-    from medmim_tasks.scoring.bleu import MOST_GOLD_TOKENS, clipped_matches
-    from medmim_tasks.scoring.metrics import open_scores
-    from medmim_tasks.scoring.word_codes import MOST_ANSWER_WORDS, word_codes
+    from medmim_tasks.scoring.bleu import MOST_SHORTER_TOKENS, clipped_matches
+    from medmim_tasks.scoring.metrics import _rouge_parts, open_scores
+    from medmim_tasks.scoring.word_codes import MOST_SHORTER_WORDS, word_overlap
 
-    reference = " ".join(f"w{number % 700} x" for number in range(max(MOST_GOLD_TOKENS, MOST_ANSWER_WORDS)))
-    prediction = "w1 x w2 x w3 y w4 x " * 30
-    expected = (
-        *token_f1_recall(prediction, reference),
-        BLEU(lowercase=True, effective_order=True).sentence_score(prediction, [reference]).score / 100.0,
-        RougeScorer(["rougeL"]).score(reference, prediction)["rougeL"].fmeasure,
-    )
-    assert tuple(open_scores(prediction, reference)) == expected
-    assert expected[2] > 0.0 and expected[0] > 0.0
-    with pytest.raises(ValueError, match="longer than"):
-        clipped_matches("w1 x", reference, 4)
-    with pytest.raises(ValueError, match="longer than"):
-        word_codes(["w1"], reference.split())
+    bleu = BLEU(lowercase=True, effective_order=True)
+    long_text = " ".join(f"w{number % 700} x" for number in range(max(MOST_SHORTER_TOKENS, MOST_SHORTER_WORDS)))
+    other_long_text = "w1 x w2 x w3 y w4 x the " * (max(MOST_SHORTER_TOKENS, MOST_SHORTER_WORDS) // 4)
+    short_text = "w1 x w2 x w3 y w4 x the"
+    for prediction, reference in [(short_text, long_text), (long_text, short_text), (other_long_text, long_text)]:
+        expected = (
+            *token_f1_recall(prediction, reference),
+            bleu.sentence_score(prediction, [reference]).score / 100.0,
+            rouge_l(prediction, reference),  # rouge-score's value: rapidfuzz on numbered words
+        )
+        assert tuple(open_scores(prediction, reference)) == expected, (prediction[:30], reference[:30])
+        assert expected[0] > 0.0 and expected[3] > 0.0
+    # the short text's n-grams searched in the long one: sacrebleu's counts, whichever is the reply
+    for prediction, reference in [(short_text, long_text), (long_text, short_text)]:
+        counts = clipped_matches(bleu.tokenizer(prediction), bleu.tokenizer(reference), 4)
+        assert counts == bleu.sentence_score(prediction, [reference]).counts == [7, 5, 3, 2]
+    with pytest.raises(ValueError, match="more than"):
+        clipped_matches(" ".join(other_long_text.split()), long_text, 4)
+    with pytest.raises(ValueError, match="more than"):
+        word_overlap(other_long_text.split(), long_text.split(), _rouge_parts()[2])
 
 
 def test_open_scores_are_identical_across_threads() -> None:
