@@ -25,7 +25,8 @@ def clipped_matches(hypothesis_line: str, gold_line: str, max_order: int) -> lis
     one search. Otherwise the shorter text's n-grams are searched in the longer line (which is
     never split), one of order n > 1 only where both of its (n-1)-grams occur (no other can).
 
-    Time: at most max_order x MOST_SHORTER_TOKENS searches of the longer line, each linear in it.
+    Time: at most max_order x MOST_SHORTER_TOKENS searches of the longer line, each at most its
+    length times the n-gram's (CPython's search; linear in it for long lines).
     """
     gold_length, hypothesis_length = _token_count(gold_line), _token_count(hypothesis_line)
     for inner, outer, length in ((gold_line, hypothesis_line, gold_length), (hypothesis_line, gold_line, hypothesis_length)):
