@@ -145,21 +145,23 @@ class _Reading:
                 continue
             marker = _MARKER_LINE.match(line)
             start = _START_LETTER.match(line) if number == 0 and not marker else None
-            if (marker or start) and self.is_listing():
-                continue
             if marker:
-                self.marker_line_commitment(number, offset, marker)
+                position, value = offset + marker.start(1), self.marker_line_value(number, offset, marker)
             elif start:
-                self.add(offset + start.start(1), self.judged(offset + start.start(1)))
+                position, value = offset + start.start(1), self.judged(offset + start.start(1))
+            else:
+                continue
+            if value is not None and not self.is_listing():  # a listing (worked out only when needed) is no pick
+                self.add(position, value)
 
-    def marker_line_commitment(self, number: int, offset: int, marker: re.Match[str]) -> None:
+    def marker_line_value(self, number: int, offset: int, marker: re.Match[str]) -> str | None:
         letter, rest = marker.group(1), marker.group(2)
-        position = offset + marker.start(1)
         if number == 0 or _normalise(rest).startswith(self.options.by_letter.get(letter, "\0")):
-            judged = self.judged(position)
+            judged = self.judged(offset + marker.start(1))
             if judged not in (None, _UNDECIDED) and _contradicts(letter, rest, self.options):
                 judged = _UNDECIDED
-            self.add(position, judged)
+            return judged
+        return None
 
     def end_sentence_commitment(self) -> None:
         """A letter alone as the reply's last sentence ('... so it is benign. C')."""

@@ -18,7 +18,7 @@ _FOREIGN_ANSWER = re.compile(
     re.IGNORECASE,
 )
 _FOREIGN_PARTNER = re.compile(r"[)\]]?[ \t]+(?i:o|ou|oder|u)[ \t]+(?:(?i:la|el|le|a|o|die|der)[ \t]+)?[(\[]?([A-Z])(?![A-Za-z0-9])")
-_ASCII_LEAD = re.compile(r"respuesta|reponse|resposta|antwort|opcion|opcao|alternativa")  # on the lower-cased reply
+_ASCII_LEADS = ("respuesta", "reponse", "resposta", "antwort", "opcion", "opcao", "alternativa")  # in the lower-cased reply
 _FOREIGN_NEGATED = re.compile(r"[)\]]?[ \t]+(?i:no|non|nicht|n\u00e3o|nao)\b")
 
 
@@ -26,7 +26,7 @@ def _foreign_commitments(text: str, folded: str | None) -> list[tuple[int, str]]
     """(position, letter or '?') of each answer phrase of these languages; the caller judges the letter.
     `folded`: the reply lower-cased when it is ASCII (then only the ASCII spellings can occur)."""
     found: list[tuple[int, str]] = []
-    if folded is not None and not _ASCII_LEAD.search(folded):
+    if folded is not None and not any(lead in folded for lead in _ASCII_LEADS):
         return found
     for match in _FOREIGN_ANSWER.finditer(text):
         letter = match.group(1)

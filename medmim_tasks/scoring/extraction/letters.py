@@ -27,6 +27,8 @@ _CONTINUATION = _words(
     "given due based according and or but so then which that for in on at with from to by if when while "
     "this overall too also now instead definitely clearly indeed though however over"
 )
+# The words after a letter with which _PARTNER matches ("A vs C"); "or" and "and" are in _CONTINUATION.
+_PARTNER_WORDS = _words("or and vs versus nor")
 _LABEL_TEXT = re.compile(r"[ \t]*(?:[)\]][ \t]*)?[:.)\-\u2013\u2014][ \t]*([^\n]{1,200})")
 _TERMINAL_AFTER = re.compile(r"[ \t]*(?:[.!?;,)\]\n。！？；，]|$)")
 _PARTNER = re.compile(  # each separator takes its own spaces: ", or possibly D" as well as "/D"
@@ -110,24 +112,27 @@ def _judge_letter(text: str, start: int, options: _Options) -> str | None:
         return None  # C-spine, A's, A/G ratio
     if nxt[:1] == "." and nxt[1:2].isalpha():
         return None  # e.g.
+    letter = text[start].upper()
+    word = _WORD_AFTER.match(text, after)
+    own = options.by_letter.get(letter)  # None for a letter that is no option: then no text follows it
+    ordinary_word = (
+        word is not None
+        and word.group(1).lower() not in _CONTINUATION
+        and not (own is not None and _normalise(text[after : after + 200]).startswith(own))
+    )
+    if ordinary_word and word.group(1).lower() not in _PARTNER_WORDS:  # type: ignore[union-attr]
+        return None  # the article "A", the pronoun "I", "B cells" (only _PARTNER below could say otherwise)
     if start and _excluded_before(text, start):
         return None  # image B, vitamin D, e.g, BI-RADS
     if _NEGATED_AFTER.match(text, after):
         return None
-    letter = text[start].upper()
     partner = _PARTNER.match(text, after)
     if partner and partner.group(1) != letter and _is_partner_letter(text, partner.start(1)):
         return _UNDECIDED
     if _named_to_exclude(text, after):
         return None  # "D is the one I would exclude"
-    word = _WORD_AFTER.match(text, after)
-    own = options.by_letter.get(letter)  # None for a letter that is no option: then no text follows it
-    if (
-        word
-        and word.group(1).lower() not in _CONTINUATION
-        and not (own is not None and _normalise(text[after : after + 200]).startswith(own))
-    ):
-        return None  # the article "A", the pronoun "I", "B cells"
+    if ordinary_word:
+        return None  # "B vs cells"
     labelled = _LABEL_TEXT.match(text, after)
     if labelled and _contradicts(letter, labelled.group(1), options):
         return _UNDECIDED  # "A. Cataract" when cataract is option B

@@ -111,7 +111,9 @@ def _visible_text(response: str) -> str:
     if "\\" in text:
         text = _LATEX_BOX.sub(r" answer: \1 ", text)
         text = _LATEX_TEXT.sub(r"\1", text)
-    return text.translate(_MARKDOWN).strip()
+    if "*" in text or "`" in text or "$" in text:
+        text = text.translate(_MARKDOWN)  # str.translate costs about 25 ns a character: only when needed
+    return text.strip()
 
 
 def _without_reasoning(text: str) -> str:
