@@ -283,3 +283,14 @@ def test_first_word_lists_cover_their_patterns() -> None:
     assert commit - {"|<"} - set(run_on) <= answers._COMMIT_LEAD_FIRST_WORDS
     assert _first_words(answers._WEAK_TEXT_LEAD) <= answers._WEAK_TEXT_LEAD_FIRST_WORDS
     assert _first_words(answers._STRONG_TEXT_LEAD) <= {"answer", *answers._ANSWER_ADJECTIVES}
+
+
+def test_foreign_lead_prefilter_covers_its_pattern() -> None:
+    """On ASCII replies _FOREIGN_ANSWER is tried only when _has_ascii_lead finds one of its leads:
+    every ASCII word a match can begin with (derived from the pattern) must pass that test."""
+    answers = extraction_names()
+
+    leads = _first_words(answers._FOREIGN_ANSWER)
+    assert {"respuesta", "antwort", "alternativa"} <= leads
+    assert all(answers._has_ascii_lead(lead) for lead in leads), leads
+    assert not answers._has_ascii_lead("the answer is c")

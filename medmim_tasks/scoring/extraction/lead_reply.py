@@ -28,7 +28,6 @@ _LEAD_LETTER_ENDING = re.compile(
     r")[(\[]?(?-i:([A-Z]))[)\]]?\.?\Z",
     re.IGNORECASE | re.ASCII,
 )
-_ENDS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ.)]")  # the last character of such a reply
 _ENDING_WINDOW = 100  # characters at the end of the reply where _LEAD_LETTER_ENDING is looked for
 
 
@@ -39,10 +38,21 @@ def _lead_letter_reply(text: str, options: _Options) -> tuple[bool, str | None]:
     answer_text_commitments): when an option's text is the letter itself ("B"), the rules decide."""
     match = _LEAD_LETTER_REPLY.fullmatch(text)
     if match is None:
-        ending = _LEAD_LETTER_ENDING.search(text, max(0, len(text) - _ENDING_WINDOW)) if text[-1:] in _ENDS else None
+        ending = _LEAD_LETTER_ENDING.search(text, max(0, len(text) - _ENDING_WINDOW)) if _ends_with_a_letter(text) else None
         return (False, None) if ending is None else (True, ending.group(1) if ending.group(1) in options.letters else None)
     letter = match.group("letter")
     if match.group("after_colon") is not None and match.group("bracket") is None:
         if f" {letter.lower()} " in options.by_letter.values():
             return False, None
     return True, (letter if letter in options.letters else None)
+
+
+def _ends_with_a_letter(text: str) -> bool:
+    """Whether `text` ends like _LEAD_LETTER_ENDING: a space, a capital letter, perhaps in brackets, perhaps a '.'
+    (a few character tests, so that most replies are never searched)."""
+    end = len(text) - text.endswith(".")
+    end -= text.endswith((")", "]"), 0, end)
+    if end < 2 or not "A" <= text[end - 1] <= "Z":
+        return False
+    before = end - 2 - (text[end - 2] in "([")
+    return before >= 0 and text[before] in " \t"

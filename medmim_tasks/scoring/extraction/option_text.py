@@ -107,8 +107,9 @@ def _text_choice(text: str, options: _Options) -> str | None:
         return None  # a reply that talks in letters but commits to none
     first_clause = _FIRST_CLAUSE.match(text)
     for part in (text.split("\n", 1)[0], first_clause.group(0) if first_clause else ""):
-        if part == text:
-            continue  # normalised as `whole` above: no option's text
+        rest = text[len(part) :]  # `part` starts the text
+        if not rest or (rest.isascii() and not any(map(str.isalnum, rest))):
+            continue  # normalised as `whole` above (no word after it): no option's text
         normalised = _normalise(part)
         letters = options.heads.get(normalised) or options.loose_heads.get(_loose(normalised))
         if letters:
