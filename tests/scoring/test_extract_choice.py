@@ -203,6 +203,7 @@ def test_word_filtered_scans_find_every_match() -> None:
         folded = answers._folded(text)
         words = answers._Words(folded) if folded is not None else None
         assert _spans(answers._commit_leads(text, folded, words)) == _spans(answers._COMMIT_LEAD.finditer(text)), text
+        assert _spans(answers._letter_is_right_matches(text)) == _spans(answers._LETTER_IS_RIGHT.finditer(text)), text
         if folded is not None:
             assert _spans(answers._strong_text_leads(folded)) == _spans(answers._STRONG_TEXT_LEAD.finditer(text)), text
             weak = answers._matches_from(
@@ -340,7 +341,7 @@ def test_normalise_rewrites_like_one_pass_over_the_tokens() -> None:
                 assert answers._normalise(text) == _normalise_reference(text, answers), text
 
 
-def test_letter_mentions_and_hedges_found_like_their_patterns() -> None:
+def test_prefiltered_searches_find_like_their_patterns() -> None:
     answers = extraction_names()
     texts = [
         "see [B] there",
@@ -361,7 +362,16 @@ def test_letter_mentions_and_hedges_found_like_their_patterns() -> None:
         "As an AI model",
         "(as an ai)",
         "Either",
+        "option   (B) is correct",
+        "answerC is right",
+        "(A) fits best",
+        "A IS IS correct",
+        "CHOICE\tB is the best",
+        "[D] matches",
+        "x,Option D seems likely",
+        "anſwer B is correct",
     ]
     for text in texts + [_PROSE + " " + text for text in texts] + [text + "\n" + _PROSE for text in texts]:
         assert answers._mentions_a_letter(text) == bool(answers._LETTER_MENTION.search(text)), text
         assert answers._hedged(text) == bool(answers._HEDGE.search(text)), text
+        assert _spans(answers._letter_is_right_matches(text)) == _spans(answers._LETTER_IS_RIGHT.finditer(text)), text

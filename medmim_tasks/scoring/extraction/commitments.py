@@ -11,12 +11,11 @@ from medmim_tasks.scoring.extraction.letters import (
     _BARE_NOUN_LEAD,
     _CORRECTION_LEAD,
     _DISJUNCTION_BEFORE,
-    _LETTER_IS_RIGHT,
-    _LETTER_IS_RIGHT_CORE,
     _TERMINAL_AFTER,
     _commit_leads,
     _excluded_before,
     _judge_letter,
+    _letter_is_right_matches,
 )
 from medmim_tasks.scoring.extraction.lines import (
     _AFTER_END_LETTER,
@@ -129,10 +128,9 @@ class _Reading:
 
     def letter_is_right_commitments(self) -> None:
         """'C is correct', 'B fits best'."""
-        if _LETTER_IS_RIGHT_CORE.search(self.text):
-            for match in _LETTER_IS_RIGHT.finditer(self.text):
-                if not _clause_negated(self.text, match.start(1)) and not _excluded_before(self.text, match.start()):
-                    self.add(match.start(1), self.judged(match.start(1)))
+        for match in _letter_is_right_matches(self.text):
+            if not _clause_negated(self.text, match.start(1)) and not _excluded_before(self.text, match.start()):
+                self.add(match.start(1), self.judged(match.start(1)))
 
     def line_commitments(self) -> None:
         """Lines that are a letter ('C.'), or that start with one and a separator ('C: cataract')."""

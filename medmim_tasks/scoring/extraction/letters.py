@@ -100,6 +100,7 @@ _LETTER_IS_RIGHT = re.compile(
     r"|(?i:best[ \t]+)?(?i:fits|matches|describes|reflects)(?:[ \t]+(?i:best|most))?)"
     r"(?=[ \t]*(?:[.,;!?)\n]|$)|[ \t]+(?i:because|since|as|given|here|for|and|with|the)\b)"
 )
+_LETTER_NOUNS = frozenset({"option", "choice", "answer"})  # the words a _LETTER_IS_RIGHT match may start with
 # What every _LETTER_IS_RIGHT match contains (a cheap search that rules it out for most replies).
 _LETTER_IS_RIGHT_CORE = re.compile(r"[A-Z][)\]]?[ \t]+(?i:is|seems|appears|looks|would|remains|best|fits|matches|describes|reflects)")
 
@@ -152,6 +153,26 @@ def _is_partner_letter(text: str, start: int) -> bool:
     """Whether the second letter of 'A or C' is a letter (not 'A or I think ...')."""
     word = _WORD_AFTER.match(text, start + 1)
     return not (word and word.group(1).lower() not in _CONTINUATION)
+
+
+def _letter_is_right_matches(text: str) -> Iterator[re.Match[str]]:
+    """`_LETTER_IS_RIGHT.finditer(text)`; on ASCII text tried only where a match can start: at the
+    capital letter of a _LETTER_IS_RIGHT_CORE match (every match has one there), at a bracket before
+    it, or at "option", "choice" or "answer" before those and spaces."""
+    if not text.isascii():
+        return _LETTER_IS_RIGHT.finditer(text) if _LETTER_IS_RIGHT_CORE.search(text) else iter(())
+    starts: list[int] = []
+    for core in _LETTER_IS_RIGHT_CORE.finditer(text):
+        at = core.start()
+        starts.append(at)
+        if at and text[at - 1] in "([":
+            at -= 1
+            starts.append(at)
+        while at and text[at - 1] in " \t":  # a run of its own: every run is walked once
+            at -= 1
+        if at >= 6 and text[at - 6 : at].lower() in _LETTER_NOUNS:
+            starts.append(at - 6)
+    return _matches_from(_LETTER_IS_RIGHT, text, sorted(starts))
 
 
 def _commit_leads(text: str, folded: str | None, words: _Words | None) -> Iterator[re.Match[str]]:
