@@ -370,8 +370,26 @@ def test_prefiltered_searches_find_like_their_patterns() -> None:
         "[D] matches",
         "x,Option D seems likely",
         "anſwer B is correct",
+        "so-a",
+        "<answer>a</answer>",
+        "answer:a",
+        "answer=b",
+        "ans:c",
+        "x:y so b",
+        "so 2b",
+        "so b2",
+        "I cannot tell",
+        "i.e. b",
+        "so{b}",
+        "it is (c)",
+        "so\tc",
+        "Antwortc",
     ]
     for text in texts + [_PROSE + " " + text for text in texts] + [text + "\n" + _PROSE for text in texts]:
         assert answers._mentions_a_letter(text) == bool(answers._LETTER_MENTION.search(text)), text
         assert answers._hedged(text) == bool(answers._HEDGE.search(text)), text
         assert _spans(answers._letter_is_right_matches(text)) == _spans(answers._LETTER_IS_RIGHT.finditer(text)), text
+        folded = answers._folded(text)
+        words = answers._Words(folded) if folded is not None else None
+        for with_words in (words, None):
+            assert _spans(answers._commit_leads(text, folded, with_words)) == _spans(answers._COMMIT_LEAD.finditer(text)), text

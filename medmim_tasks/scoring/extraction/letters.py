@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from medmim_tasks.scoring.extraction.hedges import _named_to_exclude
 from medmim_tasks.scoring.extraction.normalise import (
     _UNDECIDED,
+    _letter_runs,
     _lower_case_twin,
     _matches_from,
     _normalise,
@@ -87,6 +88,7 @@ _COMMIT_LEAD_FIRST_WORDS = _words(
     "therefore thus hence so consequently overall finally ultimately it that this which should must probably "
     "possibly likely perhaps maybe actually wait waitno rather instead correction diagnosis impression assessment"  # "waitno": wait\s*,?\s*no
 )
+_LONE_LETTER = re.compile(r" [a-z] ")  # in _letter_runs(...): a letter with no letter either side
 _COMMIT_LEAD_RUN_ON = ("antwort", "respuesta", "resposta", "risposta")  # leads that may run into the letter
 _CORRECTION_LEAD = re.compile(r"actually|wait|rather|instead|i\s+mean|correction", re.IGNORECASE)
 _DISJUNCTION_BEFORE = re.compile(r"(?:\bor|/|或)[ \t]*$", re.IGNORECASE)
@@ -177,10 +179,19 @@ def _letter_is_right_matches(text: str) -> Iterator[re.Match[str]]:
 
 def _commit_leads(text: str, folded: str | None, words: _Words | None) -> Iterator[re.Match[str]]:
     """`_COMMIT_LEAD.finditer(text)`; on a long ASCII reply (`words`), tried only where one of the
-    words a lead begins with starts, or at "<answer>"."""
+    words a lead begins with starts, or at "<answer>"; on an ASCII reply with no letter standing
+    alone after its first two characters, not at all.
+
+    Unless a lead that may run into its letter ("antwortC") occurs, the letter of a match stands
+    alone: after it no letter or digit, before it a bracket, a gap character, '>' or '{', or a gap
+    word or lead ending at a word boundary; and a lead of two letters or more and a gap come first."""
     if folded is None:
         return _COMMIT_LEAD.finditer(text)
-    if words is None or any(lead in folded for lead in _COMMIT_LEAD_RUN_ON):
+    if any(lead in folded for lead in _COMMIT_LEAD_RUN_ON):
+        return _COMMIT_LEAD_FOLDED.finditer(folded)
+    if not _LONE_LETTER.search(words.spaced if words is not None else _letter_runs(folded), 2):
+        return iter(())
+    if words is None:
         return _COMMIT_LEAD_FOLDED.finditer(folded)
     starts = words.starts(_COMMIT_LEAD_FIRST_WORDS)
     if "<answer" in folded:

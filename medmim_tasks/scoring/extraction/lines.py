@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from medmim_tasks.scoring.extraction.normalise import (
+    _SCAN_WHOLE_BELOW,
     _first_found,
     _letter_runs,
     _normalise,
@@ -64,9 +65,9 @@ def _is_listing(text: str, lines: list[tuple[int, str]], options: _Options) -> b
 
 
 def _mentions_a_letter(text: str) -> bool:
-    """`bool(_LETTER_MENTION.search(text))`; on ASCII text the line-start alternative is tried at each
+    """`bool(_LETTER_MENTION.search(text))`; on long ASCII text the line-start alternative is tried at each
     line start, and the search starts where the other two can first match (an option word, a bracket)."""
-    if not text.isascii():
+    if len(text) < _SCAN_WHOLE_BELOW or not text.isascii():
         return bool(_LETTER_MENTION.search(text))
     if any(_LINE_LETTER_MENTION.match(line) for line in text.split("\n")):
         return True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from medmim_tasks.scoring.extraction.normalise import (
+    _SCAN_WHOLE_BELOW,
     _first_found,
     _letter_runs,
     _lower_case_twin,
@@ -77,9 +78,9 @@ def _in_disjunction(padded: str, start: int, end: int) -> bool:
 
 
 def _hedged(text: str) -> bool:
-    """`_HEDGE.search(text)`: on ASCII text through its lower-case twin, searched from the first place
+    """`_HEDGE.search(text)`: on long ASCII text through its lower-case twin, searched from the first place
     where one of the words its matches begin with occurs as a whole word (no match starts before it)."""
-    if not text.isascii():
+    if len(text) < _SCAN_WHOLE_BELOW or not text.isascii():
         return bool(_HEDGE.search(text))
     folded = text.lower()
     start = _first_found(_letter_runs(folded), _HEDGE_NEEDLES)
