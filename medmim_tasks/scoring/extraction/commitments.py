@@ -143,22 +143,22 @@ class _Reading:
                 continue
             marker = _MARKER_LINE.match(line)
             start = _START_LETTER.match(line) if number == 0 and not marker else None
-            if marker:
-                position, value = offset + marker.start(1), self.marker_line_value(number, offset, marker)
-            elif start:
-                position, value = offset + start.start(1), self.judged(offset + start.start(1))
-            else:
+            if not (marker or start):
                 continue
-            if value is not None and not self.is_listing():  # a listing (worked out only when needed) is no pick
-                self.add(position, value)
+            position = offset + (marker or start).start(1)  # type: ignore[union-attr]
+            judged = self.judged(position)
+            # the cheap tests first; a listing (worked out only when needed) is no pick
+            if judged is None or self.is_listing():
+                continue
+            if marker:
+                judged = self.marker_line_value(number, marker, judged)
+            self.add(position, judged)
 
-    def marker_line_value(self, number: int, offset: int, marker: re.Match[str]) -> str | None:
+    def marker_line_value(self, number: int, marker: re.Match[str], judged: str) -> str | None:
+        """What a line that starts with a letter and a separator commits to, its letter judged `judged`."""
         letter, rest = marker.group(1), marker.group(2)
         if number == 0 or _normalise(rest).startswith(self.options.by_letter.get(letter, "\0")):
-            judged = self.judged(offset + marker.start(1))
-            if judged not in (None, _UNDECIDED) and _contradicts(letter, rest, self.options):
-                judged = _UNDECIDED
-            return judged
+            return _UNDECIDED if judged != _UNDECIDED and _contradicts(letter, rest, self.options) else judged
         return None
 
     def end_sentence_commitment(self) -> None:
