@@ -36,9 +36,13 @@ def _lead_letter_reply(text: str, options: _Options) -> tuple[bool, str | None]:
 
     "answer: B" with no bracket also reads as option text after an answer phrase (the rules'
     answer_text_commitments): when an option's text is the letter itself ("B"), the rules decide."""
+    end = _capital_end(text)
+    if not end:
+        return False, None  # most replies: no pattern is tried
     match = _LEAD_LETTER_REPLY.fullmatch(text)
     if match is None:
-        ending = _LEAD_LETTER_ENDING.search(text, max(0, len(text) - _ENDING_WINDOW)) if _ends_with_a_letter(text) else None
+        before = end - 2 - (text[end - 2] in "([") if end >= 2 else -1
+        ending = _LEAD_LETTER_ENDING.search(text, max(0, len(text) - _ENDING_WINDOW)) if before >= 0 and text[before] in " \t" else None
         return (False, None) if ending is None else (True, ending.group(1) if ending.group(1) in options.letters else None)
     letter = match.group("letter")
     if match.group("after_colon") is not None and match.group("bracket") is None:
@@ -47,12 +51,9 @@ def _lead_letter_reply(text: str, options: _Options) -> tuple[bool, str | None]:
     return True, (letter if letter in options.letters else None)
 
 
-def _ends_with_a_letter(text: str) -> bool:
-    """Whether `text` ends like _LEAD_LETTER_ENDING: a space, a capital letter, perhaps in brackets, perhaps a '.'
-    (a few character tests, so that most replies are never searched)."""
+def _capital_end(text: str) -> int:
+    """Where the capital letter that both patterns end with ends (before a ')' or ']', then a '.'),
+    or 0 when the text ends otherwise."""
     end = len(text) - text.endswith(".")
     end -= text.endswith((")", "]"), 0, end)
-    if end < 2 or not "A" <= text[end - 1] <= "Z":
-        return False
-    before = end - 2 - (text[end - 2] in "([")
-    return before >= 0 and text[before] in " \t"
+    return end if end and "A" <= text[end - 1] <= "Z" else 0
