@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 import sys
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from types import MappingProxyType
+from types import MappingProxyType, SimpleNamespace
 
 import pytest
 
@@ -185,6 +186,7 @@ def test_lower_case_twins_match_like_their_patterns() -> None:
         (answers._CLAUSE_BREAK, answers._CLAUSE_BREAK_FOLDED),
         (answers._NEGATION_BEFORE, answers._NEGATION_BEFORE_FOLDED),
         (answers._EXCLUDED_BEFORE, answers._EXCLUDED_BEFORE_FOLDED),
+        (answers._HEDGE, answers._HEDGE_FOLDED),
     ]
     for text in _texts_for_scans():
         if text.isascii():
@@ -201,12 +203,15 @@ def test_word_filtered_scans_find_every_match() -> None:
         folded = answers._folded(text)
         words = answers._Words(folded) if folded is not None else None
         assert _spans(answers._commit_leads(text, folded, words)) == _spans(answers._COMMIT_LEAD.finditer(text)), text
+        assert _spans(answers._letter_is_right_matches(text)) == _spans(answers._LETTER_IS_RIGHT.finditer(text)), text
         if folded is not None:
             assert _spans(answers._strong_text_leads(folded)) == _spans(answers._STRONG_TEXT_LEAD.finditer(text)), text
             weak = answers._matches_from(
                 answers._WEAK_TEXT_LEAD_FOLDED, folded, words.starts(answers._WEAK_TEXT_LEAD_FIRST_WORDS)  # type: ignore[union-attr]
             )
             assert _spans(weak) == _spans(answers._WEAK_TEXT_LEAD.finditer(text)), text
+        assert answers._hedged(text) == bool(answers._HEDGE.search(text)), text
+        assert answers._mentions_a_letter(text) == bool(answers._LETTER_MENTION.search(text)), text
         for start in range(0, len(text), 7):
             expected = bool(answers._EXCLUDED_BEFORE.search(text, max(0, start - 14), start))
             assert answers._excluded_before(text, start) == expected, (text, start)
@@ -283,3 +288,108 @@ def test_first_word_lists_cover_their_patterns() -> None:
     assert commit - {"|<"} - set(run_on) <= answers._COMMIT_LEAD_FIRST_WORDS
     assert _first_words(answers._WEAK_TEXT_LEAD) <= answers._WEAK_TEXT_LEAD_FIRST_WORDS
     assert _first_words(answers._STRONG_TEXT_LEAD) <= {"answer", *answers._ANSWER_ADJECTIVES}
+    hedge = _first_words(answers._HEDGE)
+    assert {"cannot", "sorry", "either"} <= hedge
+    assert hedge <= set(answers._HEDGE_FIRST_WORDS), hedge
+    # _mentions_a_letter reads _LETTER_MENTION as three alternatives: an option word and a letter
+    # (searched from the first option word), a bracketed letter (from the first bracket), and
+    # _LINE_LETTER_MENTION at a line start. A change to the pattern must revisit it.
+    option_words = "|".join(needle.strip() for needle in answers._OPTION_WORDS)
+    expected = rf"(?:\b(?i:{option_words})\s*[(\[]?[A-Z](?![A-Za-z0-9])|[(\[][A-Z][)\]]|^{answers._LINE_LETTER_MENTION.pattern})"
+    assert answers._LETTER_MENTION.pattern == expected
+
+
+def test_foreign_lead_prefilter_covers_its_pattern() -> None:
+    """On ASCII replies _FOREIGN_ANSWER is tried only when _has_ascii_lead finds one of its leads:
+    every ASCII word a match can begin with (derived from the pattern) must pass that test."""
+    answers = extraction_names()
+
+    leads = _first_words(answers._FOREIGN_ANSWER)
+    assert {"respuesta", "antwort", "alternativa"} <= leads
+    assert all(answers._has_ascii_lead(lead) for lead in leads), leads
+    assert not answers._has_ascii_lead("the answer is c")
+
+
+def _normalise_reference(text: str, answers: SimpleNamespace) -> str:
+    """_normalise written as one pass over the tokens (the specification its faster form must meet)."""
+    tokens = [token for token in re.split(r"[\W_]+", text.lower()) if token and token not in answers._ARTICLES]
+    out: list[str] = []
+    index = 0
+    while index < len(tokens):
+        token = answers._SUFFIX_ORDINALS.get(tokens[index], tokens[index])
+        following = tokens[index + 1] if index + 1 < len(tokens) else ""
+        if token in answers._IMAGE_NOUNS and following in answers._NUMBER_ORDINALS:
+            out += [answers._NUMBER_ORDINALS[following], "image"]
+            index += 2
+            continue
+        if token in answers._IMAGE_NOUNS or (token == "one" and out and out[-1] in answers._ORDINALS):
+            token = "image"
+        out.append(token)
+        index += 1
+    return " " + " ".join(out) + " " if out else " "
+
+
+def test_normalise_rewrites_like_one_pass_over_the_tokens() -> None:
+    """Every sequence of up to four tokens from the words the rewrites read (image nouns, numbers,
+    ordinals, 'one', articles), with ASCII and non-ASCII separators."""
+    answers = extraction_names()
+    vocabulary = ["image", "Scan", "2", "one", "two", "1st", "first", "last", "the", "x", "é"]
+    for length in range(5):
+        for tokens in itertools.product(vocabulary, repeat=length):
+            for separator in (" ", ", ", "-"):
+                text = separator.join(tokens)
+                assert answers._normalise(text) == _normalise_reference(text, answers), text
+
+
+def test_prefiltered_searches_find_like_their_patterns() -> None:
+    answers = extraction_names()
+    texts = [
+        "see [B] there",
+        "prose, then Option C",
+        "choiceD",
+        "the ANSWER (E) it is",
+        "first line\n  # 2. C: cataract",
+        "x\nB) y",
+        "no letters here at all",
+        "(b) lower case",
+        "[B and (c",
+        "é (C)",
+        "optional A",
+        "it is hard to say",
+        "I cannot tell",
+        "can't",
+        "significant, was, task",
+        "As an AI model",
+        "(as an ai)",
+        "Either",
+        "option   (B) is correct",
+        "answerC is right",
+        "(A) fits best",
+        "A IS IS correct",
+        "CHOICE\tB is the best",
+        "[D] matches",
+        "x,Option D seems likely",
+        "anſwer B is correct",
+        "so-a",
+        "<answer>a</answer>",
+        "answer:a",
+        "answer=b",
+        "ans:c",
+        "x:y so b",
+        "so 2b",
+        "so b2",
+        "I cannot tell",
+        "i.e. b",
+        "so{b}",
+        "it is (c)",
+        "so\tc",
+        "Antwortc",
+    ]
+    for text in texts + [_PROSE + " " + text for text in texts] + [text + "\n" + _PROSE for text in texts]:
+        assert answers._mentions_a_letter(text) == bool(answers._LETTER_MENTION.search(text)), text
+        assert answers._hedged(text) == bool(answers._HEDGE.search(text)), text
+        assert _spans(answers._letter_is_right_matches(text)) == _spans(answers._LETTER_IS_RIGHT.finditer(text)), text
+        folded = answers._folded(text)
+        words = answers._Words(folded) if folded is not None else None
+        for with_words in (words, None):
+            assert _spans(answers._commit_leads(text, folded, with_words)) == _spans(answers._COMMIT_LEAD.finditer(text)), text

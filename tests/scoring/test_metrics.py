@@ -126,19 +126,31 @@ def test_coverage_states_a_partial_run(kind: str, monkeypatch: pytest.MonkeyPatc
 
 
 def _generated_pairs(count: int) -> list[tuple[str, str]]:
-    """Deterministic (reply, reference) pairs: repeated words, punctuation, case, unicode, empty texts."""
+    """Deterministic (reply, reference) pairs: repeated words, punctuation, case, unicode, empty
+    texts, and the reply shapes the open metrics count differently: replies holding the answer
+    (plain, in prose, repeated), long replies, repeated and overlapping n-grams, what sacrebleu's
+    13a tokeniser rewrites (entities, digits around . , -), punctuation alone."""
     import random
 
     rng = random.Random(7)
     words = ["the", "a", "an", "effusion", "pleural", "is", "smaller", "larger", "than", "before", "no", "change", "between", "two", "images", "portal", "vein", "occluded", "both", "first", "second", "lesion", "stable", "progressive", "disease", "A-line", "2nd", "3", "x-ray", "İstanbul", "ıi", "straße", "ÄÖÜ", "第二张", "积液", ".", ",", ";", "!", "?", "'", '"', "(", ")", "-", "n't", "it's", "Patient's"]
     few = ["a", "b", "c", "d", ".", ","]  # a small vocabulary: repeated n-grams, long common subsequences
+    tokeniser = ["3.5", "1,000", "3-4", "e.g.", "&amp;", "&quot;x&quot;", "&lt;b&gt;", "<skipped>", "a-\nb", "x\ny", "—", "ǅ", "e\u0301", "a\u00a0b", "\u200b", "ＡＢＣ", "Σς", "ﬁ", "THE", "An"]
+    punctuation = [".", ",", "!", "?", ";", ":", "-", "(", ")", "...", "'", '"']
 
     def text(vocabulary: list[str], most: int) -> str:
         return " ".join(rng.choices(vocabulary, k=rng.randint(0, most)))
 
     pairs = [(text(words, 60), text(words, 25)) for _ in range(count)] + [(text(few, 30), text(few, 30)) for _ in range(count)]
     pairs += [(reply, reply) for reply, _ in pairs[:50]]
-    return pairs + [("", ""), ("", "x"), ("x", ""), (" ", "."), ("\n\t", "A")] + PAIRS
+    answers = [answer for _, answer in pairs[: count // 5]] + [text(few, 12) for _ in range(count // 5)]
+    for answer in answers:  # replies holding the whole answer, with more around it or repeated
+        pairs += [(f"{text(words, 8)} {answer} {text(few, 8)}", answer), (" ".join([answer] * rng.randint(2, 4)), answer)]
+    pairs += [(text(words + few, 400), text(words, 40)) for _ in range(count // 20)]  # long replies
+    pairs += [(" ".join(rng.choices(["a b", "a", "b a b", "a a"], k=rng.randint(1, 40))), text(["a", "b"], 12)) for _ in range(count // 5)]
+    pairs += [(text(tokeniser + words, 30), text(tokeniser + few, 15)) for _ in range(count // 5)]
+    pairs += [(text(punctuation, 10), text(punctuation + few, 6)) for _ in range(count // 10)]
+    return pairs + [("", ""), ("", "x"), ("x", ""), (" ", "."), ("\n\t", "A"), ("...", "..."), ("a", "the")] + PAIRS
 
 
 def test_rouge_l_equals_rouge_score_exactly() -> None:
@@ -184,3 +196,78 @@ def test_token_f1_recall_counts_the_multiset_overlap() -> None:
             common = sum((Counter(predicted) & Counter(gold)).values())
             assert recall == common / len(gold)
             assert (f1 == 0.0) if common == 0 else f1 == pytest.approx(2 * common / (len(predicted) + len(gold)))
+
+
+def test_open_scores_equal_the_reference_metrics_exactly() -> None:
+    """open_scores counts F1 and ROUGE-L on one-character word codes and BLEU's matches by search:
+    each value equals the libraries' (and the F1 definition's) to the last bit."""
+    from sacrebleu.metrics import BLEU
+
+    from medmim_tasks.scoring.metrics import open_scores
+
+    bleu, scorer = BLEU(lowercase=True, effective_order=True), RougeScorer(["rougeL"])
+    for prediction, reference in _generated_pairs(1000):
+        expected = (
+            *token_f1_recall(prediction, reference),
+            bleu.sentence_score(prediction, [reference]).score / 100.0,
+            scorer.score(reference, prediction)["rougeL"].fmeasure,
+        )
+        assert tuple(open_scores(prediction, reference)) == expected, (prediction, reference)
+
+
+def test_clipped_matches_are_sacrebleus_counts() -> None:
+    from sacrebleu.metrics import BLEU
+
+    from medmim_tasks.scoring.bleu import clipped_matches
+
+    bleu = BLEU(lowercase=True, effective_order=True)
+    line = lambda text: bleu.tokenizer(text.lower().rstrip())  # noqa: E731 - what BLEU counts on
+    for prediction, reference in _generated_pairs(1000):
+        if line(prediction):
+            counts = bleu.sentence_score(prediction, [reference]).counts
+            assert clipped_matches(line(prediction), line(reference), 4) == counts, (prediction, reference)
+    # the answer inside the reply: its own totals, repeated and overlapping n-grams included
+    assert clipped_matches("x a a a b a a y", "a a a b a a", 4) == [6, 5, 4, 3]
+    assert clipped_matches("a a a", "a a a a", 4) == [3, 2, 1, 0]  # each counts at most as often as the reply has it
+    assert clipped_matches("b a b a b", "a b a b a b", 4) == [5, 4, 3, 2]
+
+
+def test_long_texts_are_counted_exactly() -> None:
+    """A long answer with a short reply (or the reverse) searches the short text's n-grams; when
+    both texts have more than MOST_SHORTER_TOKENS tokens BLEU is sacrebleu's own, and over
+    MOST_SHORTER_WORDS words F1 and ROUGE-L count word lists: the values stay the libraries'."""
+    from sacrebleu.metrics import BLEU
+
+    from medmim_tasks.scoring.bleu import MOST_SHORTER_TOKENS, clipped_matches
+    from medmim_tasks.scoring.metrics import _rouge_parts, open_scores
+    from medmim_tasks.scoring.word_codes import MOST_SHORTER_WORDS, word_overlap
+
+    bleu = BLEU(lowercase=True, effective_order=True)
+    long_text = " ".join(f"w{number % 700} x" for number in range(max(MOST_SHORTER_TOKENS, MOST_SHORTER_WORDS)))
+    other_long_text = "w1 x w2 x w3 y w4 x the " * (max(MOST_SHORTER_TOKENS, MOST_SHORTER_WORDS) // 4)
+    short_text = "w1 x w2 x w3 y w4 x the"
+    for prediction, reference in [(short_text, long_text), (long_text, short_text), (other_long_text, long_text)]:
+        expected = (
+            *token_f1_recall(prediction, reference),
+            bleu.sentence_score(prediction, [reference]).score / 100.0,
+            rouge_l(prediction, reference),  # rouge-score's value: rapidfuzz on numbered words
+        )
+        assert tuple(open_scores(prediction, reference)) == expected, (prediction[:30], reference[:30])
+        assert expected[0] > 0.0 and expected[3] > 0.0
+    # the short text's n-grams searched in the long one: sacrebleu's counts, whichever is the reply
+    for prediction, reference in [(short_text, long_text), (long_text, short_text)]:
+        counts = clipped_matches(bleu.tokenizer(prediction), bleu.tokenizer(reference), 4)
+        assert counts == bleu.sentence_score(prediction, [reference]).counts == [7, 5, 3, 2]
+    with pytest.raises(ValueError, match="more than"):
+        clipped_matches(" ".join(other_long_text.split()), long_text, 4)
+    with pytest.raises(ValueError, match="more than"):
+        word_overlap(other_long_text.split(), long_text.split(), _rouge_parts()[2])
+
+
+def test_open_scores_are_identical_across_threads() -> None:
+    from medmim_tasks.scoring.metrics import open_scores
+
+    pairs = _generated_pairs(200)
+    serial = [open_scores(*pair) for pair in pairs]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert list(pool.map(lambda pair: open_scores(*pair), pairs)) == serial

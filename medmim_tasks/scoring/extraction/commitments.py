@@ -11,12 +11,11 @@ from medmim_tasks.scoring.extraction.letters import (
     _BARE_NOUN_LEAD,
     _CORRECTION_LEAD,
     _DISJUNCTION_BEFORE,
-    _LETTER_IS_RIGHT,
-    _LETTER_IS_RIGHT_CORE,
     _TERMINAL_AFTER,
     _commit_leads,
     _excluded_before,
     _judge_letter,
+    _letter_is_right_matches,
 )
 from medmim_tasks.scoring.extraction.lines import (
     _AFTER_END_LETTER,
@@ -129,10 +128,9 @@ class _Reading:
 
     def letter_is_right_commitments(self) -> None:
         """'C is correct', 'B fits best'."""
-        if _LETTER_IS_RIGHT_CORE.search(self.text):
-            for match in _LETTER_IS_RIGHT.finditer(self.text):
-                if not _clause_negated(self.text, match.start(1)) and not _excluded_before(self.text, match.start()):
-                    self.add(match.start(1), self.judged(match.start(1)))
+        for match in _letter_is_right_matches(self.text):
+            if not _clause_negated(self.text, match.start(1)) and not _excluded_before(self.text, match.start()):
+                self.add(match.start(1), self.judged(match.start(1)))
 
     def line_commitments(self) -> None:
         """Lines that are a letter ('C.'), or that start with one and a separator ('C: cataract')."""
@@ -145,21 +143,23 @@ class _Reading:
                 continue
             marker = _MARKER_LINE.match(line)
             start = _START_LETTER.match(line) if number == 0 and not marker else None
-            if (marker or start) and self.is_listing():
+            if not (marker or start):
+                continue
+            position = offset + (marker or start).start(1)  # type: ignore[union-attr]
+            judged = self.judged(position)
+            # the cheap tests first; a listing (worked out only when needed) is no pick
+            if judged is None or self.is_listing():
                 continue
             if marker:
-                self.marker_line_commitment(number, offset, marker)
-            elif start:
-                self.add(offset + start.start(1), self.judged(offset + start.start(1)))
-
-    def marker_line_commitment(self, number: int, offset: int, marker: re.Match[str]) -> None:
-        letter, rest = marker.group(1), marker.group(2)
-        position = offset + marker.start(1)
-        if number == 0 or _normalise(rest).startswith(self.options.by_letter.get(letter, "\0")):
-            judged = self.judged(position)
-            if judged not in (None, _UNDECIDED) and _contradicts(letter, rest, self.options):
-                judged = _UNDECIDED
+                judged = self.marker_line_value(number, marker, judged)
             self.add(position, judged)
+
+    def marker_line_value(self, number: int, marker: re.Match[str], judged: str) -> str | None:
+        """What a line that starts with a letter and a separator commits to, its letter judged `judged`."""
+        letter, rest = marker.group(1), marker.group(2)
+        if number == 0 or _normalise(rest).startswith(self.options.by_letter.get(letter, "\0")):
+            return _UNDECIDED if judged != _UNDECIDED and _contradicts(letter, rest, self.options) else judged
+        return None
 
     def end_sentence_commitment(self) -> None:
         """A letter alone as the reply's last sentence ('... so it is benign. C')."""

@@ -9,6 +9,7 @@ from medmim_tasks.scoring.extraction.commitments import (
     _Commitment,
     _commitments,
 )
+from medmim_tasks.scoring.extraction.lead_reply import _lead_letter_reply
 from medmim_tasks.scoring.extraction.normalise import (
     _normalise,
     _visible_text,
@@ -69,8 +70,16 @@ def extract_choice(response: str, options: Mapping[str, str]) -> str | None:
     gold = _GOLD_REPLY.fullmatch(text)
     if gold and gold.group(1) in prepared.letters and _normalise(gold.group(2) or gold.group(3)) == prepared.by_letter[gold.group(1)]:
         return gold.group(1)
+    decided, letter = _lead_letter_reply(text, prepared)
+    if decided:
+        return letter
 
-    commitments = _commitments(text, prepared)
+    return _rules_choice(text, prepared)
+
+
+def _rules_choice(text: str, options: _Options) -> str | None:
+    """What the rules read in a visible reply (the fast paths above only skip them)."""
+    commitments = _commitments(text, options)
     if commitments:
-        return _decide(commitments, prepared)
-    return _text_choice(text, prepared)
+        return _decide(commitments, options)
+    return _text_choice(text, options)

@@ -18,7 +18,6 @@ _FOREIGN_ANSWER = re.compile(
     re.IGNORECASE,
 )
 _FOREIGN_PARTNER = re.compile(r"[)\]]?[ \t]+(?i:o|ou|oder|u)[ \t]+(?:(?i:la|el|le|a|o|die|der)[ \t]+)?[(\[]?([A-Z])(?![A-Za-z0-9])")
-_ASCII_LEAD = re.compile(r"respuesta|reponse|resposta|antwort|opcion|opcao|alternativa")  # on the lower-cased reply
 _FOREIGN_NEGATED = re.compile(r"[)\]]?[ \t]+(?i:no|non|nicht|n\u00e3o|nao)\b")
 
 
@@ -26,7 +25,7 @@ def _foreign_commitments(text: str, folded: str | None) -> list[tuple[int, str]]
     """(position, letter or '?') of each answer phrase of these languages; the caller judges the letter.
     `folded`: the reply lower-cased when it is ASCII (then only the ASCII spellings can occur)."""
     found: list[tuple[int, str]] = []
-    if folded is not None and not _ASCII_LEAD.search(folded):
+    if folded is not None and not _has_ascii_lead(folded):
         return found
     for match in _FOREIGN_ANSWER.finditer(text):
         letter = match.group(1)
@@ -35,3 +34,16 @@ def _foreign_commitments(text: str, folded: str | None) -> list[tuple[int, str]]
         partner = _FOREIGN_PARTNER.match(text, match.end())
         found.append((match.start(1), _UNDECIDED if partner and partner.group(1) != letter else letter))
     return found
+
+
+def _has_ascii_lead(folded: str) -> bool:
+    """Whether the lower-cased reply holds an ASCII spelling of a lead (a few substring tests)."""
+    return (
+        "respuesta" in folded
+        or "reponse" in folded
+        or "resposta" in folded
+        or "antwort" in folded
+        or "opcion" in folded
+        or "opcao" in folded
+        or "alternativa" in folded
+    )

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from medmim_tasks.scoring.extraction.hedges import _named_to_exclude
 from medmim_tasks.scoring.extraction.normalise import (
     _UNDECIDED,
+    _letter_runs,
     _lower_case_twin,
     _matches_from,
     _normalise,
@@ -27,6 +28,8 @@ _CONTINUATION = _words(
     "given due based according and or but so then which that for in on at with from to by if when while "
     "this overall too also now instead definitely clearly indeed though however over"
 )
+# The words after a letter with which _PARTNER matches ("A vs C"); "or" and "and" are in _CONTINUATION.
+_PARTNER_WORDS = _words("or and vs versus nor")
 _LABEL_TEXT = re.compile(r"[ \t]*(?:[)\]][ \t]*)?[:.)\-\u2013\u2014][ \t]*([^\n]{1,200})")
 _TERMINAL_AFTER = re.compile(r"[ \t]*(?:[.!?;,)\]\n。！？；，]|$)")
 _PARTNER = re.compile(  # each separator takes its own spaces: ", or possibly D" as well as "/D"
@@ -85,6 +88,7 @@ _COMMIT_LEAD_FIRST_WORDS = _words(
     "therefore thus hence so consequently overall finally ultimately it that this which should must probably "
     "possibly likely perhaps maybe actually wait waitno rather instead correction diagnosis impression assessment"  # "waitno": wait\s*,?\s*no
 )
+_LONE_LETTER = re.compile(r" [a-z] ")  # in _letter_runs(...): a letter with no letter either side
 _COMMIT_LEAD_RUN_ON = ("antwort", "respuesta", "resposta", "risposta")  # leads that may run into the letter
 _CORRECTION_LEAD = re.compile(r"actually|wait|rather|instead|i\s+mean|correction", re.IGNORECASE)
 _DISJUNCTION_BEFORE = re.compile(r"(?:\bor|/|或)[ \t]*$", re.IGNORECASE)
@@ -98,6 +102,7 @@ _LETTER_IS_RIGHT = re.compile(
     r"|(?i:best[ \t]+)?(?i:fits|matches|describes|reflects)(?:[ \t]+(?i:best|most))?)"
     r"(?=[ \t]*(?:[.,;!?)\n]|$)|[ \t]+(?i:because|since|as|given|here|for|and|with|the)\b)"
 )
+_LETTER_NOUNS = frozenset({"option", "choice", "answer"})  # the words a _LETTER_IS_RIGHT match may start with
 # What every _LETTER_IS_RIGHT match contains (a cheap search that rules it out for most replies).
 _LETTER_IS_RIGHT_CORE = re.compile(r"[A-Z][)\]]?[ \t]+(?i:is|seems|appears|looks|would|remains|best|fits|matches|describes|reflects)")
 
@@ -110,24 +115,27 @@ def _judge_letter(text: str, start: int, options: _Options) -> str | None:
         return None  # C-spine, A's, A/G ratio
     if nxt[:1] == "." and nxt[1:2].isalpha():
         return None  # e.g.
+    letter = text[start].upper()
+    word = _WORD_AFTER.match(text, after)
+    own = options.by_letter.get(letter)  # None for a letter that is no option: then no text follows it
+    ordinary_word = (
+        word is not None
+        and word.group(1).lower() not in _CONTINUATION
+        and not (own is not None and _normalise(text[after : after + 200]).startswith(own))
+    )
+    if ordinary_word and word.group(1).lower() not in _PARTNER_WORDS:  # type: ignore[union-attr]
+        return None  # the article "A", the pronoun "I", "B cells" (only _PARTNER below could say otherwise)
     if start and _excluded_before(text, start):
         return None  # image B, vitamin D, e.g, BI-RADS
     if _NEGATED_AFTER.match(text, after):
         return None
-    letter = text[start].upper()
     partner = _PARTNER.match(text, after)
     if partner and partner.group(1) != letter and _is_partner_letter(text, partner.start(1)):
         return _UNDECIDED
     if _named_to_exclude(text, after):
         return None  # "D is the one I would exclude"
-    word = _WORD_AFTER.match(text, after)
-    own = options.by_letter.get(letter)  # None for a letter that is no option: then no text follows it
-    if (
-        word
-        and word.group(1).lower() not in _CONTINUATION
-        and not (own is not None and _normalise(text[after : after + 200]).startswith(own))
-    ):
-        return None  # the article "A", the pronoun "I", "B cells"
+    if ordinary_word:
+        return None  # "B vs cells"
     labelled = _LABEL_TEXT.match(text, after)
     if labelled and _contradicts(letter, labelled.group(1), options):
         return _UNDECIDED  # "A. Cataract" when cataract is option B
@@ -149,12 +157,41 @@ def _is_partner_letter(text: str, start: int) -> bool:
     return not (word and word.group(1).lower() not in _CONTINUATION)
 
 
+def _letter_is_right_matches(text: str) -> Iterator[re.Match[str]]:
+    """`_LETTER_IS_RIGHT.finditer(text)`; on ASCII text tried only where a match can start: at the
+    capital letter of a _LETTER_IS_RIGHT_CORE match (every match has one there), at a bracket before
+    it, or at "option", "choice" or "answer" before those and spaces."""
+    if not text.isascii():
+        return _LETTER_IS_RIGHT.finditer(text) if _LETTER_IS_RIGHT_CORE.search(text) else iter(())
+    starts: list[int] = []
+    for core in _LETTER_IS_RIGHT_CORE.finditer(text):
+        at = core.start()
+        starts.append(at)
+        if at and text[at - 1] in "([":
+            at -= 1
+            starts.append(at)
+        while at and text[at - 1] in " \t":  # a run of its own: every run is walked once
+            at -= 1
+        if at >= 6 and text[at - 6 : at].lower() in _LETTER_NOUNS:
+            starts.append(at - 6)
+    return _matches_from(_LETTER_IS_RIGHT, text, sorted(starts))
+
+
 def _commit_leads(text: str, folded: str | None, words: _Words | None) -> Iterator[re.Match[str]]:
     """`_COMMIT_LEAD.finditer(text)`; on a long ASCII reply (`words`), tried only where one of the
-    words a lead begins with starts, or at "<answer>"."""
+    words a lead begins with starts, or at "<answer>"; on an ASCII reply with no letter standing
+    alone after its first two characters, not at all.
+
+    Unless a lead that may run into its letter ("antwortC") occurs, the letter of a match stands
+    alone: after it no letter or digit, before it a bracket, a gap character, '>' or '{', or a gap
+    word or lead ending at a word boundary; and a lead of two letters or more and a gap come first."""
     if folded is None:
         return _COMMIT_LEAD.finditer(text)
-    if words is None or any(lead in folded for lead in _COMMIT_LEAD_RUN_ON):
+    if any(lead in folded for lead in _COMMIT_LEAD_RUN_ON):
+        return _COMMIT_LEAD_FOLDED.finditer(folded)
+    if not _LONE_LETTER.search(words.spaced if words is not None else _letter_runs(folded), 2):
+        return iter(())
+    if words is None:
         return _COMMIT_LEAD_FOLDED.finditer(folded)
     starts = words.starts(_COMMIT_LEAD_FIRST_WORDS)
     if "<answer" in folded:

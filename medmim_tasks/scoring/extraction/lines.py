@@ -6,6 +6,9 @@ from __future__ import annotations
 import re
 
 from medmim_tasks.scoring.extraction.normalise import (
+    _SCAN_WHOLE_BELOW,
+    _first_found,
+    _letter_runs,
     _normalise,
 )
 from medmim_tasks.scoring.extraction.options import (
@@ -38,6 +41,8 @@ _LETTER_MENTION = re.compile(
     r"(?:\b(?i:option|choice|answer)\s*[(\[]?[A-Z](?![A-Za-z0-9])|[(\[][A-Z][)\]]|^" + _LINE_PREFIX + r"[A-Z][ \t]*[:.)])",
     re.MULTILINE,
 )
+_LINE_LETTER_MENTION = re.compile(_LINE_PREFIX + r"[A-Z][ \t]*[:.)]")  # _LETTER_MENTION's third alternative, at a line start
+_OPTION_WORDS = (" option", " choice", " answer")  # in _letter_runs(...): where its first alternative can start
 
 
 def _is_listing(text: str, lines: list[tuple[int, str]], options: _Options) -> bool:
@@ -57,3 +62,16 @@ def _is_listing(text: str, lines: list[tuple[int, str]], options: _Options) -> b
         if own and own.strip() and _normalise(text[match.end() : match.end() + 200]).startswith(own):
             inline.add(match.group(1))
     return len(inline) >= 2
+
+
+def _mentions_a_letter(text: str) -> bool:
+    """`bool(_LETTER_MENTION.search(text))`; on long ASCII text the line-start alternative is tried at each
+    line start, and the search starts where the other two can first match (an option word, a bracket)."""
+    if len(text) < _SCAN_WHOLE_BELOW or not text.isascii():
+        return bool(_LETTER_MENTION.search(text))
+    if any(_LINE_LETTER_MENTION.match(line) for line in text.split("\n")):
+        return True
+    words = _first_found(_letter_runs(text.lower()), _OPTION_WORDS)
+    brackets = _first_found(text, ("(", "["))
+    start = min(words, brackets) if words != -1 and brackets != -1 else max(words, brackets)
+    return start != -1 and bool(_LETTER_MENTION.search(text, start))

@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 
 from medmim_tasks.scoring.extraction.normalise import (
+    _SCAN_WHOLE_BELOW,
+    _first_found,
+    _letter_runs,
     _lower_case_twin,
     _words,
 )
@@ -24,6 +27,10 @@ _HEDGE = re.compile(
     r"not available|either)\b|无法|無法|不能确定|不确定",
     re.IGNORECASE,
 )
+_HEDGE_FOLDED = _lower_case_twin(_HEDGE)
+# Words every ASCII match of _HEDGE begins with (tests/scoring/test_extract_choice.py derives them from the pattern).
+_HEDGE_FIRST_WORDS = tuple("can cannot unable not impossible insufficient sorry as unsure uncertain hard difficult too either".split())
+_HEDGE_NEEDLES = tuple(f" {word} " for word in _HEDGE_FIRST_WORDS)  # whole words, in _letter_runs(...)
 _NEGATORS = _words(
     "not no never without rather than instead unlike excluding except nor neither exclude excludes "
     "excluded rule rules ruled versus vs compared absence absent lack lacks isn doesn aren wasn cannot"
@@ -68,3 +75,13 @@ def _in_disjunction(padded: str, start: int, end: int) -> bool:
     before = padded[max(0, start - 20) : start].split()
     after = padded[end : end + 20].split()
     return bool((before and before[-1] in _DISJUNCTIONS) or (after and after[0] in _DISJUNCTIONS))
+
+
+def _hedged(text: str) -> bool:
+    """`_HEDGE.search(text)`: on long ASCII text through its lower-case twin, searched from the first place
+    where one of the words its matches begin with occurs as a whole word (no match starts before it)."""
+    if len(text) < _SCAN_WHOLE_BELOW or not text.isascii():
+        return bool(_HEDGE.search(text))
+    folded = text.lower()
+    start = _first_found(_letter_runs(folded), _HEDGE_NEEDLES)
+    return start != -1 and bool(_HEDGE_FOLDED.search(folded, start))

@@ -73,20 +73,23 @@ def _normalise(text: str) -> str:
         tokens = [token for token in _NON_WORD.split(text.lower()) if token and token not in _ARTICLES]
     if _REWRITTEN_TOKENS.isdisjoint(tokens):
         return " " + " ".join(tokens) + " " if tokens else " "  # what the loop below gives them
-    out: list[str] = []
-    index = 0
-    while index < len(tokens):
+    # Every rewrite keeps the number of tokens ("image 2" -> "second image"): out[i] is what tokens[i]
+    # becomes, and only the tokens of _REWRITTEN_TOKENS (and a number after an image noun) change.
+    out = list(tokens)
+    consumed = -1  # the number after an image noun, rewritten with it
+    for index in [index for index, token in enumerate(tokens) if token in _REWRITTEN_TOKENS]:
+        if index == consumed:
+            continue
         token = _SUFFIX_ORDINALS.get(tokens[index], tokens[index])
         following = tokens[index + 1] if index + 1 < len(tokens) else ""
         if token in _IMAGE_NOUNS and following in _NUMBER_ORDINALS:  # image 2 -> second image
-            out += [_NUMBER_ORDINALS[following], "image"]
-            index += 2
+            out[index : index + 2] = [_NUMBER_ORDINALS[following], "image"]
+            consumed = index + 1
             continue
-        if token in _IMAGE_NOUNS or (token == "one" and out and out[-1] in _ORDINALS):  # second one -> second image
+        if token in _IMAGE_NOUNS or (token == "one" and index and out[index - 1] in _ORDINALS):  # second one -> second image
             token = "image"
-        out.append(token)
-        index += 1
-    return " " + " ".join(out) + " " if out else " "
+        out[index] = token
+    return " " + " ".join(out) + " "
 
 
 def _normalise_sentences(text: str) -> str:
@@ -111,7 +114,9 @@ def _visible_text(response: str) -> str:
     if "\\" in text:
         text = _LATEX_BOX.sub(r" answer: \1 ", text)
         text = _LATEX_TEXT.sub(r"\1", text)
-    return text.translate(_MARKDOWN).strip()
+    if "*" in text or "`" in text or "$" in text:
+        text = text.translate(_MARKDOWN)  # str.translate costs about 25 ns a character: only when needed
+    return text.strip()
 
 
 def _without_reasoning(text: str) -> str:
@@ -146,6 +151,18 @@ def _lines(text: str) -> list[tuple[int, str]]:
     return found
 
 
+def _letter_runs(folded: str) -> str:
+    """A lower-cased ASCII text with every non-letter a space, padded with one space: " word " finds
+    a whole run of letters, at the index where that run starts in `folded`."""
+    return " " + folded.translate(_NON_LETTERS_TO_SPACES) + " "
+
+
+def _first_found(text: str, needles: tuple[str, ...]) -> int:
+    """The first index where one of `needles` occurs in `text`, or -1."""
+    found = [at for at in (text.find(needle) for needle in needles) if at != -1]
+    return min(found) if found else -1
+
+
 def _matches_from(pattern: re.Pattern[str], text: str, starts: list[int]) -> Iterator[re.Match[str]]:
     """`pattern.finditer(text)` for a pattern that never matches the empty string, given every
     position where a match can start (sorted, a superset is fine): the same matches, found by
@@ -165,7 +182,7 @@ class _Words:
     def __init__(self, folded: str) -> None:
         # Every non-letter a space, padded: " word " finds whole words (runs of letters); the word
         # found at spaced[at:] starts at folded[at].
-        self.spaced = " " + folded.translate(_NON_LETTERS_TO_SPACES) + " "
+        self.spaced = _letter_runs(folded)
         self.present = frozenset(self.spaced.split())
 
     def starts(self, first_words: frozenset[str]) -> list[int]:

@@ -8,14 +8,14 @@ from collections.abc import Iterator
 
 from medmim_tasks.scoring.extraction.conclusion import _concluding_option, _cut_off_in_a_list, _image_letter_choice
 from medmim_tasks.scoring.extraction.lines import (
-    _LETTER_MENTION,
+    _mentions_a_letter,
 )
 from medmim_tasks.scoring.extraction.mentions import (
     _mentioned_options,
 )
 from medmim_tasks.scoring.extraction.negation import (
     _DISJUNCTIONS,
-    _HEDGE,
+    _hedged,
 )
 from medmim_tasks.scoring.extraction.normalise import (
     _ORDINALS,
@@ -103,12 +103,13 @@ def _text_choice(text: str, options: _Options) -> str | None:
     letters = options.heads.get(whole) or options.loose_heads.get(_loose(whole))
     if letters:
         return next(iter(letters)) if len(letters) == 1 else None
-    if _LETTER_MENTION.search(text):
+    if _mentions_a_letter(text):
         return None  # a reply that talks in letters but commits to none
     first_clause = _FIRST_CLAUSE.match(text)
     for part in (text.split("\n", 1)[0], first_clause.group(0) if first_clause else ""):
-        if part == text:
-            continue  # normalised as `whole` above: no option's text
+        rest = text[len(part) :]  # `part` starts the text
+        if not rest or (rest.isascii() and not any(map(str.isalnum, rest))):
+            continue  # normalised as `whole` above (no word after it): no option's text
         normalised = _normalise(part)
         letters = options.heads.get(normalised) or options.loose_heads.get(_loose(normalised))
         if letters:
@@ -116,7 +117,7 @@ def _text_choice(text: str, options: _Options) -> str | None:
                 return None
             letter = next(iter(letters))
             return letter if _mentioned_options(_normalise_sentences(text), options) <= {letter} else None
-    if _HEDGE.search(text) or _cut_off_in_a_list(text):
+    if _hedged(text) or _cut_off_in_a_list(text):
         return None  # a hedge, or a reply cut off inside a numbered analysis
     concluding = _concluding_option(text, whole, options)
     if concluding is not None:
