@@ -10,10 +10,10 @@ from itertools import filterfalse, repeat
 from typing import Any, NamedTuple
 
 from medmim_tasks.scoring.bleu import MOST_SHORTER_TOKENS, clipped_matches
-from medmim_tasks.scoring.word_codes import MOST_SHORTER_WORDS, word_overlap
+from medmim_tasks.scoring.word_codes import ARTICLES, MOST_SHORTER_WORDS, f1_recall_of_counts, word_overlap
 
 _TOKEN = re.compile(r"[a-z0-9]+")
-_ARTICLES = frozenset({"a", "an", "the"})
+_ARTICLES = frozenset(ARTICLES)
 # ASCII text: A-Z to a-z, a-z and 0-9 kept, every other character a space; split() then gives the
 # runs of [a-z0-9] of the lower-cased text, as _TOKEN.findall does, about 3x faster. Text with
 # other characters takes the pattern (str.lower can turn some of them into ASCII letters).
@@ -72,8 +72,7 @@ def token_f1_recall(prediction: str, reference: str) -> tuple[float, float]:
 
 def _f1_recall(predicted: list[str], gold: list[str]) -> tuple[float, float]:
     if not predicted or not gold:
-        same = float(predicted == gold)
-        return same, same
+        return f1_recall_of_counts(0, len(predicted), len(gold))
     distinct_gold = set(gold)
     if len(distinct_gold) == len(gold):  # each gold token once: it counts 1 if the reply has it
         common = len(distinct_gold.intersection(predicted))
@@ -81,11 +80,7 @@ def _f1_recall(predicted: list[str], gold: list[str]) -> tuple[float, float]:
         gold_counts = Counter(gold)
         predicted_counts = Counter(filter(distinct_gold.__contains__, predicted))  # multiset overlap
         common = sum(map(min, gold_counts.values(), map(predicted_counts.get, gold_counts, repeat(0))))
-    if common == 0:
-        return 0.0, 0.0
-    precision = common / len(predicted)
-    recall = common / len(gold)
-    return 2 * precision * recall / (precision + recall), recall
+    return f1_recall_of_counts(common, len(predicted), len(gold))
 
 
 @lru_cache(maxsize=1)

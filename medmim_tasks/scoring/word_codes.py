@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
-_ARTICLES = ("a", "an", "the")  # token F1 leaves them out
+ARTICLES = ("a", "an", "the")  # token F1 leaves them out
 # The articles always have these characters; every other word of the shorter text gets its own
 # from _WORD_CHARACTERS.
-_ARTICLE_CODES = dict(zip(_ARTICLES, "\x01\x02\x03"))
+_ARTICLE_CODES = dict(zip(ARTICLES, "\x01\x02\x03"))
 # Pairs whose shorter text has more words keep the per-word way (the characters would reach the
 # surrogates): the benchmark's answers have a few hundred words at most.
 MOST_SHORTER_WORDS = 4096
@@ -25,8 +25,8 @@ class WordOverlap(NamedTuple):
 
 
 def word_overlap(reply_words: list[str], answer_words: list[str], lcs_length: Callable[[str, str], int]) -> WordOverlap:
-    """Token F1 and recall of the words without articles (the multiset overlap, as `_f1_recall`
-    in medmim_tasks.scoring.metrics computes it from word lists) and the longest common
+    """Token F1 and recall of the words without articles (the multiset overlap, as
+    `token_f1_recall` in medmim_tasks.scoring.metrics counts it on word lists) and the longest common
     subsequence of the words (`lcs_length`, rapidfuzz's, counts it on two strings).
 
     When one text holds the other's words in a row, every word of the inner one is as often in
@@ -35,11 +35,11 @@ def word_overlap(reply_words: list[str], answer_words: list[str], lcs_length: Ca
     count the overlap, rapidfuzz the subsequence, on two strings.
     """
     if not reply_words or not answer_words:
-        return WordOverlap(*_f1_recall(0, _content_words(reply_words), _content_words(answer_words)), 0)
+        return WordOverlap(*f1_recall_of_counts(0, _content_words(reply_words), _content_words(answer_words)), 0)
     reply_line, answer_line = f" {' '.join(reply_words)} ", f" {' '.join(answer_words)} "
     inner = answer_words if answer_line in reply_line else reply_words if reply_line in answer_line else None
     if inner is not None:
-        scores = _f1_recall(_content_words(inner), _content_words(reply_words), _content_words(answer_words))
+        scores = f1_recall_of_counts(_content_words(inner), _content_words(reply_words), _content_words(answer_words))
         return WordOverlap(*scores, len(inner))
     if min(len(reply_words), len(answer_words)) > MOST_SHORTER_WORDS:
         raise ValueError(f"both texts have more than {MOST_SHORTER_WORDS} words")
@@ -48,7 +48,7 @@ def word_overlap(reply_words: list[str], answer_words: list[str], lcs_length: Ca
     # each code keeps every article, so the words less the code's articles are the content words
     reply_count = len(reply_words) - (len(reply) - len(reply_content))
     answer_count = len(answer_words) - (len(answer) - len(answer_content))
-    scores = _f1_recall(_common_count(reply_content, answer_content), reply_count, answer_count)
+    scores = f1_recall_of_counts(_common_count(reply_content, answer_content), reply_count, answer_count)
     return WordOverlap(*scores, lcs_length(answer, reply))
 
 
@@ -72,8 +72,8 @@ def _common_count(reply: str, answer: str) -> int:
     return sum(map(min, map(answer.count, shared), map(reply.count, shared)))
 
 
-def _f1_recall(common: int, predicted_count: int, gold_count: int) -> tuple[float, float]:
-    """Token F1 and recall from the counts, with the float operations of metrics' `_f1_recall`."""
+def f1_recall_of_counts(common: int, predicted_count: int, gold_count: int) -> tuple[float, float]:
+    """Token F1 and recall from the overlap and the two texts' token counts (without articles)."""
     if not predicted_count or not gold_count:
         same = float(predicted_count == gold_count)  # both without a word: the same (empty) answer
         return same, same
@@ -85,7 +85,7 @@ def _f1_recall(common: int, predicted_count: int, gold_count: int) -> tuple[floa
 
 
 def _content_words(words: list[str]) -> int:
-    return len(words) - sum(map(words.count, _ARTICLES))
+    return len(words) - sum(map(words.count, ARTICLES))
 
 
 def _without_articles(code: str) -> str:
